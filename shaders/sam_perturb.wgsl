@@ -1,0 +1,44 @@
+// SAM's ascent: saved = w; w ← w + ε with ε = ρ · T² ⊙ d / (‖T ⊙ d‖ + XI), the ε of every
+// SAM-family variant (sam-algorithms.md §1). ‖T ⊙ d‖² was reduced beforehand into
+// scalars[NORM_SLOT].x. T = 1 for SAM; with ADAPTIVE (ASAM) T = |w| + ETA, on weight tensors only
+// when WEIGHTS_ONLY (the official ASAM form) or on every tensor (davda54's `adaptive=True`).
+// The save is fused here so the restore after the second pass is an exact copy.
+
+override LEN: u32;
+override XI: f32 = 1e-12;
+override ETA: f32 = 0.0;
+override WEIGHTS_ONLY: bool = false;
+override NORM_SLOT: u32 = 0u;
+
+struct SamUniforms {
+    rho: f32,
+    pad0: f32,
+    pad1: f32,
+    pad2: f32,
+}
+
+@group(0) @binding(0) var<storage, read_write> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> saved: array<f32>;
+@group(0) @binding(2) var<storage, read> d: array<f32>;
+@group(0) @binding(3) var<storage, read> scalars: array<vec4<f32>>;
+@group(0) @binding(4) var<uniform> params: SamUniforms;
+//#if ADAPTIVE
+@group(0) @binding(5) var<storage, read> is_weight: array<f32>;
+//#endif
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let i = (wg.y * nwg.x + wg.x) * 256u + lane;
+    if (i >= LEN) { return; }
+    let wi = w[i];
+    let scale = params.rho / (sqrt(scalars[NORM_SLOT].x) + XI);
+//#if ADAPTIVE
+    var t = abs(wi) + ETA;
+    if (WEIGHTS_ONLY && is_weight[i] == 0.0) { t = 1.0; }
+    let e = scale * t * t * d[i];
+//#else
+    let e = scale * d[i];
+//#endif
+    saved[i] = wi;
+    w[i] = wi + e;
+}

@@ -1,0 +1,172 @@
+//! The tape. Ops record their forward launches and a backward closure as they are called; running
+//! `backward` walks the closures in reverse and records the gradient launches. The tape is how a
+//! static step plan gets built, once: nothing here runs per step on the CPU.
+
+use std::sync::Arc;
+
+use crate::gpu::{BufView, Command, Gpu, Kernel, Plan};
+
+/// Index of a tensor in its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TensorId(usize);
+
+struct TensorEntry {
+    shape: Vec<usize>,
+    data: BufView,
+    requires_grad: bool,
+    grad: Option<BufView>,
+    /// Whether some backward launch already wrote `grad` (later contributions must add to it).
+    grad_written: bool,
+}
+
+type BackwardFn = Box<dyn FnOnce(&mut Graph, &BufView)>;
+
+struct TapeEntry {
+    output: TensorId,
+    backward: BackwardFn,
+}
+
+pub struct Graph {
+    pub gpu: Arc<Gpu>,
+    tensors: Vec<TensorEntry>,
+    tape: Vec<TapeEntry>,
+    plan: Plan,
+    /// Buffers this graph allocated; returned to the pool when the built plan is dropped.
+    owned: Vec<wgpu::Buffer>,
+}
+
+/// A built graph: its commands and the buffers it owns.
+pub struct BuiltPlan {
+    pub plan: Plan,
+    gpu: Arc<Gpu>,
+    owned: Vec<wgpu::Buffer>,
+}
+
+impl Drop for BuiltPlan {
+    fn drop(&mut self) {
+        for buffer in self.owned.drain(..) {
+            self.gpu.release(buffer);
+        }
+    }
+}
+
+impl Graph {
+    pub fn new(gpu: &Arc<Gpu>) -> Self {
+        Graph { gpu: gpu.clone(), tensors: Vec::new(), tape: Vec::new(), plan: Plan::new(), owned: Vec::new() }
+    }
+
+    /// A tensor whose data lives in a buffer owned elsewhere (a batch, a dataset); no gradient.
+    pub fn input(&mut self, data: BufView, shape: &[usize]) -> TensorId {
+        self.push(shape, data, false, None)
+    }
+
+    /// A trainable tensor whose gradient is written into `grad` (a view into the flat gradient
+    /// buffer), so optimizers see all gradients as one vector.
+    pub fn parameter(&mut self, data: BufView, grad: BufView, shape: &[usize]) -> TensorId {
+        self.push(shape, data, true, Some(grad))
+    }
+
+    fn push(&mut self, shape: &[usize], data: BufView, requires_grad: bool, grad: Option<BufView>) -> TensorId {
+        debug_assert_eq!(data.len, shape.iter().product::<usize>(), "view length must match the shape");
+        self.tensors.push(TensorEntry { shape: shape.to_vec(), data, requires_grad, grad, grad_written: false });
+        TensorId(self.tensors.len() - 1)
+    }
+
+    /// A fresh output tensor of an op; it needs a gradient when any of `inputs` does.
+    pub fn output(&mut self, shape: &[usize], inputs: &[TensorId]) -> TensorId {
+        let requires_grad = inputs.iter().any(|&t| self.tensors[t.0].requires_grad);
+        let data = self.alloc(shape.iter().product());
+        self.push(shape, data, requires_grad, None)
+    }
+
+    /// An op output stored in a view the op allocated itself (e.g. inside a statistics buffer).
+    pub fn output_in(&mut self, data: BufView, shape: &[usize], inputs: &[TensorId]) -> TensorId {
+        let requires_grad = inputs.iter().any(|&t| self.tensors[t.0].requires_grad);
+        self.push(shape, data, requires_grad, None)
+    }
+
+    /// A scratch buffer that lives as long as the plan.
+    pub fn alloc(&mut self, len: usize) -> BufView {
+        let view = self.gpu.alloc(len);
+        self.owned.push(view.buffer.clone());
+        view
+    }
+
+    pub fn shape(&self, t: TensorId) -> &[usize] {
+        &self.tensors[t.0].shape
+    }
+
+    pub fn data(&self, t: TensorId) -> &BufView {
+        &self.tensors[t.0].data
+    }
+
+    pub fn requires_grad(&self, t: TensorId) -> bool {
+        self.tensors[t.0].requires_grad
+    }
+
+    /// Records a forward (or backward) launch.
+    pub fn launch(&mut self, kernel: &Kernel, bindings: &[&BufView], workgroups: [u32; 3]) {
+        let command = self.gpu.dispatch(kernel, bindings, workgroups);
+        self.plan.push(command);
+    }
+
+    pub fn push_command(&mut self, command: Command) {
+        self.plan.push(command);
+    }
+
+    /// Registers the backward of the op that produced `output`. Skipped when nothing upstream
+    /// needs a gradient.
+    pub fn record(&mut self, output: TensorId, backward: impl FnOnce(&mut Graph, &BufView) + 'static) {
+        if self.tensors[output.0].requires_grad {
+            self.tape.push(TapeEntry { output, backward: Box::new(backward) });
+        }
+    }
+
+    /// Adds a gradient contribution to `t`: `write` records launches that write (overwrite) the
+    /// contribution into the view it is given. The first contribution goes straight into `t`'s
+    /// gradient; later ones go to scratch and are added, so ops never need an accumulate mode.
+    pub fn contribute_grad(&mut self, t: TensorId, write: impl FnOnce(&mut Graph, &BufView)) {
+        if !self.tensors[t.0].requires_grad {
+            return;
+        }
+        let len = self.tensors[t.0].data.len;
+        if self.tensors[t.0].grad.is_none() {
+            let grad = self.alloc(len);
+            self.tensors[t.0].grad = Some(grad);
+        }
+        let grad = self.tensors[t.0].grad.clone().expect("gradient allocated above");
+        if !self.tensors[t.0].grad_written {
+            write(self, &grad);
+            self.tensors[t.0].grad_written = true;
+        } else {
+            let scratch = self.alloc(len);
+            write(self, &scratch);
+            crate::ops::add_inplace(self, &grad, &scratch);
+        }
+    }
+
+    /// Records the backward pass of scalar `loss` (seeded with d loss/d loss = 1).
+    pub fn backward(&mut self, loss: TensorId) {
+        assert_eq!(self.tensors[loss.0].data.len, 1, "backward starts from a scalar"); // ok: programming error
+        self.contribute_grad(loss, |g, seed| crate::ops::fill(g, seed, 1.0));
+        let tape = std::mem::take(&mut self.tape);
+        for entry in tape.into_iter().rev() {
+            let TensorEntry { grad_written, ref grad, .. } = self.tensors[entry.output.0];
+            if !grad_written {
+                continue; // this op does not reach the loss
+            }
+            let dy = grad.clone().expect("written gradient exists");
+            (entry.backward)(self, &dy);
+        }
+    }
+
+    /// The gradient view of `t`, if backward wrote one.
+    pub fn grad(&self, t: TensorId) -> Option<&BufView> {
+        let entry = &self.tensors[t.0];
+        entry.grad.as_ref().filter(|_| entry.grad_written)
+    }
+
+    pub fn finish(self) -> BuiltPlan {
+        BuiltPlan { plan: self.plan, gpu: self.gpu, owned: self.owned }
+    }
+}

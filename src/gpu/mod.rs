@@ -1,0 +1,217 @@
+//! The only layer (with `ops/`) that touches `wgpu`: device creation, buffer pool, pipeline cache,
+//! async readback and the static command plans that a training step re-encodes every step.
+//!
+//! One code path serves native (Vulkan/Metal/DX12) and wasm32 (WebGPU): every read is `async`,
+//! because the browser can never block on the GPU.
+
+mod pipelines;
+mod plan;
+mod pool;
+mod readback;
+pub mod shaders;
+
+use std::sync::{Arc, Mutex};
+
+pub use pipelines::Kernel;
+pub use plan::{Command, Plan};
+pub use pool::PoolStats;
+
+use pipelines::PipelineCache;
+use pool::BufferPool;
+
+/// Storage-binding offsets must be multiples of this on every adapter we target (WebGPU's default
+/// `min_storage_buffer_offset_alignment`), so every tensor view starts on such a boundary.
+pub const OFFSET_ALIGNMENT_BYTES: u64 = 256;
+/// Elements (f32/u32) per alignment unit.
+pub const ALIGN_ELEMS: usize = (OFFSET_ALIGNMENT_BYTES / 4) as usize;
+
+/// Invocations per workgroup used by 1-D kernels: the most SwiftShader allows.
+pub const WORKGROUP_1D: u32 = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no WebGPU/Vulkan adapter found ({0}). Natively install a Vulkan driver (on Debian: \
+         `apt-get install mesa-vulkan-drivers`); in a browser use Chrome/Edge 113+ or enable WebGPU \
+         (chrome://flags/#enable-unsafe-webgpu, Firefox 141+, Safari 26+)"
+    )]
+    NoAdapter(String),
+    #[error("the GPU adapter refused to create a device: {0}")]
+    NoDevice(String),
+    #[error("reading back from the GPU failed: {0}")]
+    Readback(String),
+    #[error("{what} needs {needed} bytes in one binding, more than this adapter's limit of {limit} bytes")]
+    TooLarge { what: String, needed: u64, limit: u64 },
+}
+
+/// A window of elements (4 bytes each) inside a GPU buffer. Offsets are 256-byte aligned whenever
+/// the view is meant to be bound as storage.
+#[derive(Clone, Debug)]
+pub struct BufView {
+    pub buffer: wgpu::Buffer,
+    /// Offset in bytes.
+    pub offset: u64,
+    /// Length in 4-byte elements.
+    pub len: usize,
+}
+
+impl BufView {
+    pub fn whole(buffer: &wgpu::Buffer) -> Self {
+        BufView { buffer: buffer.clone(), offset: 0, len: (buffer.size() / 4) as usize }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.len as u64 * 4
+    }
+
+    /// A sub-view of `len` elements starting `start` elements in.
+    pub fn slice(&self, start: usize, len: usize) -> Self {
+        assert!(start + len <= self.len, "view slice out of range"); // ok: internal invariant
+        BufView { buffer: self.buffer.clone(), offset: self.offset + start as u64 * 4, len }
+    }
+}
+
+/// Usage of every buffer that holds tensors or optimizer state.
+pub const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+pub const UNIFORM_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::UNIFORM.union(wgpu::BufferUsages::COPY_DST);
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter_info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pipelines: Mutex<PipelineCache>,
+    pool: Arc<Mutex<BufferPool>>,
+}
+
+impl Gpu {
+    /// Finds an adapter and opens a device with the adapter's own limits (we check our needs
+    /// against them explicitly instead of asking for more than WebGPU's defaults).
+    pub async fn new() -> Result<Arc<Gpu>, GpuError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let adapter_limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("samlab"),
+                required_limits: adapter_limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoDevice(e.to_string()))?;
+        Ok(Arc::new(Gpu {
+            adapter_info: adapter.get_info(),
+            limits: device.limits(),
+            device,
+            queue,
+            pipelines: Mutex::new(PipelineCache::default()),
+            pool: Arc::new(Mutex::new(BufferPool::default())),
+        }))
+    }
+
+    /// One line naming the adapter, for logs and benchmark tables.
+    pub fn adapter_name(&self) -> String {
+        format!("{} ({:?}, {:?})", self.adapter_info.name, self.adapter_info.backend, self.adapter_info.device_type)
+    }
+
+    /// Takes a zero-filled storage buffer of at least `len` elements from the pool.
+    pub fn alloc(&self, len: usize) -> BufView {
+        let bytes = (len.max(1) as u64 * 4).next_multiple_of(OFFSET_ALIGNMENT_BYTES);
+        let buffer = self.pool.lock().expect("buffer pool poisoned").acquire(&self.device, &self.queue, bytes, STORAGE_USAGE);
+        BufView { buffer, offset: 0, len }
+    }
+
+    /// A storage buffer filled with `data` (f32 or u32 words).
+    pub fn upload<T: bytemuck::Pod>(&self, data: &[T]) -> BufView {
+        let words = std::mem::size_of_val(data) / 4;
+        let view = self.alloc(words);
+        if !data.is_empty() {
+            self.queue.write_buffer(&view.buffer, 0, bytemuck::cast_slice(data));
+        }
+        view
+    }
+
+    /// A uniform buffer of `bytes` bytes (rounded to 16).
+    pub fn alloc_uniform(&self, bytes: u64) -> wgpu::Buffer {
+        let bytes = bytes.next_multiple_of(16);
+        self.pool.lock().expect("buffer pool poisoned").acquire(&self.device, &self.queue, bytes, UNIFORM_USAGE)
+    }
+
+    /// Hands a buffer back to the pool for reuse by a later allocation of the same size and usage.
+    pub fn release(&self, buffer: wgpu::Buffer) {
+        self.pool.lock().expect("buffer pool poisoned").release(buffer);
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.lock().expect("buffer pool poisoned").stats()
+    }
+
+    /// Fails with a clear message when one binding would exceed the adapter's limit.
+    pub fn check_binding_size(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
+        let limit = self.limits.max_storage_buffer_binding_size as u64;
+        if bytes > limit {
+            return Err(GpuError::TooLarge { what: what.to_string(), needed: bytes, limit });
+        }
+        Ok(())
+    }
+
+    /// A dispatch of `kernel` over `workgroups`, binding `bindings` to @binding(0), (1), … of
+    /// group 0 in order. Pipelines are cached; the bind group is made once, here, at plan-build time.
+    pub fn dispatch(&self, kernel: &Kernel, bindings: &[&BufView], workgroups: [u32; 3]) -> Command {
+        let pipeline = self.pipelines.lock().expect("pipeline cache poisoned").get(&self.device, kernel);
+        let layout = pipeline.get_bind_group_layout(0);
+        let entries: Vec<wgpu::BindGroupEntry> = bindings
+            .iter()
+            .enumerate()
+            .map(|(i, view)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &view.buffer,
+                    offset: view.offset,
+                    size: wgpu::BufferSize::new(view.bytes().max(4)),
+                }),
+            })
+            .collect();
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.shader),
+            layout: &layout,
+            entries: &entries,
+        });
+        Command::Dispatch { pipeline, bind_group, workgroups }
+    }
+
+    /// Encodes `plans` in order into one command encoder and submits it once.
+    pub fn submit(&self, plans: &[&Plan]) {
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        for plan in plans {
+            plan.encode(&mut encoder);
+        }
+        self.queue.submit(Some(encoder.finish()));
+    }
+
+    /// Number of distinct pipelines compiled so far.
+    pub fn pipeline_count(&self) -> usize {
+        self.pipelines.lock().expect("pipeline cache poisoned").len()
+    }
+}
+
+/// Workgroup counts for `threads` invocations of a 1-D kernel with `WORKGROUP_1D` lanes, folded
+/// into two dimensions when one would exceed the 65,535 limit. Kernels recover the flat index as
+/// `(wg.y * num_wg.x + wg.x) * 256 + lane`.
+pub fn grid_1d(threads: usize) -> [u32; 3] {
+    let groups = threads.div_ceil(WORKGROUP_1D as usize).max(1);
+    if groups <= 65_535 {
+        [groups as u32, 1, 1]
+    } else {
+        let x = 65_535usize;
+        [x as u32, groups.div_ceil(x) as u32, 1]
+    }
+}

@@ -1,0 +1,26 @@
+//! WGSL sources, compiled into the binary so native and wasm builds carry the same kernels.
+
+pub fn source(name: &str) -> &'static str {
+    match name {
+        "matmul" => include_str!("../../shaders/matmul.wgsl"),
+        "relu" => include_str!("../../shaders/relu.wgsl"),
+        "binary" => include_str!("../../shaders/binary.wgsl"),
+        "scale" => include_str!("../../shaders/scale.wgsl"),
+        "fill" => include_str!("../../shaders/fill.wgsl"),
+        "bias" => include_str!("../../shaders/bias.wgsl"),
+        "reduce" => include_str!("../../shaders/reduce.wgsl"),
+        "cross_entropy" => include_str!("../../shaders/cross_entropy.wgsl"),
+        "batch" => include_str!("../../shaders/batch.wgsl"),
+        "flat_reduce" => include_str!("../../shaders/flat_reduce.wgsl"),
+        "sam_perturb" => include_str!("../../shaders/sam_perturb.wgsl"),
+        "optimizer" => include_str!("../../shaders/optimizer.wgsl"),
+        "metrics" => include_str!("../../shaders/metrics.wgsl"),
+        other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
+    }
+}
+
+/// Every shader name, so a test can compile each one on the adapter at hand.
+pub const ALL: &[&str] = &[
+    "matmul", "relu", "binary", "scale", "fill", "bias", "reduce", "cross_entropy", "batch", "flat_reduce",
+    "sam_perturb", "optimizer", "metrics",
+];
