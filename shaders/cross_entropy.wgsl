@@ -83,7 +83,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         return;
     }
     let p = exp(logits[i] - row_lse[r]);
-    let target = select(0.0, 1.0 - SMOOTHING, c == label) + SMOOTHING / f32(CLASSES);
-    dlogits[i] = dloss[0] * (p - target) / max(stats[2], 1.0);
+    let wanted = select(0.0, 1.0 - SMOOTHING, c == label) + SMOOTHING / f32(CLASSES);
+    dlogits[i] = dloss[0] * (p - wanted) / max(stats[2], 1.0);
 }
 //#endif

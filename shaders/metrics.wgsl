@@ -7,6 +7,21 @@
 // 5 Σ ‖g0‖, 6 Σ cos(g0, g1), 7 last loss, 8 last sharpness, 9 last ‖g0‖, 10 last cos,
 // 11 steps with a non-finite loss or gradient norm, 12 Σ L(w+ε).
 
+//
+// EVAL: acc = (Σ loss·rows, Σ correct, Σ rows, non-finite rows) over evaluation batches.
+
+//#if EVAL
+@group(0) @binding(0) var<storage, read> stats1: array<f32>;
+@group(0) @binding(1) var<storage, read_write> acc: array<f32>;
+
+@compute @workgroup_size(1)
+fn main() {
+    acc[0] = acc[0] + stats1[0] * stats1[2];
+    acc[1] = acc[1] + stats1[1];
+    acc[2] = acc[2] + stats1[2];
+    acc[3] = acc[3] + stats1[3];
+}
+//#else
 @group(0) @binding(0) var<storage, read> stats1: array<f32>;
 @group(0) @binding(1) var<storage, read> scalars: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> acc: array<f32>;
@@ -47,3 +62,4 @@ fn main() {
         acc[11] = acc[11] + 1.0;
     }
 }
+//#endif

@@ -215,3 +215,31 @@ pub fn grid_1d(threads: usize) -> [u32; 3] {
         [x as u32, groups.div_ceil(x) as u32, 1]
     }
 }
+
+/// Buffers whose lifetime is tied to an owner (a trainer, a plan): returned to the pool on drop.
+pub struct OwnedBuffers {
+    gpu: Arc<Gpu>,
+    buffers: Vec<wgpu::Buffer>,
+}
+
+impl OwnedBuffers {
+    pub fn new(gpu: &Arc<Gpu>) -> Self {
+        OwnedBuffers { gpu: gpu.clone(), buffers: Vec::new() }
+    }
+
+    pub fn keep(&mut self, view: &BufView) {
+        self.buffers.push(view.buffer.clone());
+    }
+
+    pub fn keep_buffer(&mut self, buffer: &wgpu::Buffer) {
+        self.buffers.push(buffer.clone());
+    }
+}
+
+impl Drop for OwnedBuffers {
+    fn drop(&mut self) {
+        for buffer in self.buffers.drain(..) {
+            self.gpu.release(buffer);
+        }
+    }
+}

@@ -2,14 +2,14 @@
 //! up front) and re-encoded every step. Command buffers are single-use in WebGPU, but encoding a
 //! cached list is cheap; nothing is allocated or compiled after warm-up.
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Command {
     Dispatch { pipeline: wgpu::ComputePipeline, bind_group: wgpu::BindGroup, workgroups: [u32; 3] },
     Copy { src: wgpu::Buffer, src_offset: u64, dst: wgpu::Buffer, dst_offset: u64, bytes: u64 },
     Clear { buffer: wgpu::Buffer, offset: u64, bytes: u64 },
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Plan {
     pub commands: Vec<Command>,
 }

@@ -1,0 +1,310 @@
+//! `samlab train …`: trains natively on wgpu (Vulkan/Metal/DX12), printing one JSON object per
+//! evaluation on stdout and a progress bar plus a human summary on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use samlab::data::Dataset;
+use samlab::gpu::Gpu;
+use samlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use samlab::sam::{SamConfig, SamKind};
+use samlab::train::{checkpoint, ModelKind, TrainConfig, Trainer};
+
+#[derive(Parser)]
+#[command(name = "samlab", version, about = "Sharpness-aware minimization on WebGPU", allow_negative_numbers = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model and print metrics as JSON lines.
+    Train(TrainArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OptimizerArg {
+    Sgd,
+    Adam,
+    Adamw,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SamArg {
+    None,
+    Sam,
+    Asam,
+    #[value(name = "asam-davda54")]
+    AsamDavda54,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModelArg {
+    Mlp,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// `mnist` (the embedded 8,000/2,000 digits), `fashion-mnist`, or a directory with
+    /// train-/t10k- IDX files (plain or .gz).
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Where `mnist` and `fashion-mnist` are looked up (default: $SAMLAB_DATA or ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "mlp")]
+    model: ModelArg,
+    /// Hidden layer widths of the MLP, comma-separated.
+    #[arg(long, default_value = "256,256", value_delimiter = ',')]
+    hidden: Vec<usize>,
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerArg,
+    #[arg(long, value_enum, default_value = "none")]
+    sam: SamArg,
+    /// Neighbourhood radius (default per mode: sam 0.05, asam 0.5, asam-davda54 2.0).
+    #[arg(long)]
+    rho: Option<f64>,
+    /// ASAM's η (official form).
+    #[arg(long)]
+    eta: Option<f64>,
+    /// Learning rate (default: 0.05 for sgd, 0.001 for adam/adamw).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    #[arg(long)]
+    nesterov: bool,
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// constant, step:EPOCHS:GAMMA, or cosine[:WARMUP_STEPS].
+    #[arg(long, default_value = "constant")]
+    schedule: String,
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 2)]
+    epochs: u32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Share of training labels replaced by a random other class, in [0, 1).
+    #[arg(long, default_value_t = 0.0)]
+    label_noise: f64,
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f64,
+    /// Evaluate every N steps (0: once per epoch). Always evaluates at the end.
+    #[arg(long, default_value_t = 0)]
+    eval_every: u64,
+    /// Start from these weights (safetensors with PyTorch names, e.g. 0.weight [out, in]).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Write the final weights here (safetensors, written atomically).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Keep the file order instead of reshuffling each epoch.
+    #[arg(long)]
+    no_shuffle: bool,
+    /// No progress bar or summary on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    std::env::set_var("XDG_RUNTIME_DIR", std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_else(|| std::env::temp_dir().into()));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("samlab: {first} (see `samlab train --help`)");
+            return ExitCode::from(2);
+        }
+    };
+    let Command::Train(args) = cli.command;
+    match pollster::block_on(train(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("samlab: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
+    let kind = match args.optimizer {
+        OptimizerArg::Sgd => OptimizerKind::Sgd,
+        OptimizerArg::Adam => OptimizerKind::Adam,
+        OptimizerArg::Adamw => OptimizerKind::AdamW,
+    };
+    let default_lr = if kind == OptimizerKind::Sgd { 0.05 } else { 0.001 };
+    let sam_kind = match args.sam {
+        SamArg::None => SamKind::None,
+        SamArg::Sam => SamKind::Sam,
+        SamArg::Asam => SamKind::Asam,
+        SamArg::AsamDavda54 => SamKind::AsamDavda54,
+    };
+    let config = TrainConfig {
+        model: match args.model {
+            ModelArg::Mlp => ModelKind::Mlp,
+        },
+        hidden: args.hidden.clone(),
+        optimizer: OptimizerConfig {
+            kind,
+            lr: args.lr.unwrap_or(default_lr),
+            momentum: if kind == OptimizerKind::Sgd { args.momentum } else { 0.0 },
+            nesterov: args.nesterov,
+            weight_decay: args.weight_decay,
+            ..OptimizerConfig::default()
+        },
+        sam: SamConfig { kind: sam_kind, rho: args.rho, eta: args.eta },
+        schedule: Schedule::parse(&args.schedule)?,
+        batch_size: args.batch_size,
+        epochs: args.epochs,
+        seed: args.seed,
+        label_noise: args.label_noise,
+        label_smoothing: args.label_smoothing,
+        shuffle: !args.no_shuffle,
+        eval_batch_size: 1000,
+    };
+    config.validate()?;
+    if args.epochs == 0 {
+        return Err("epochs must be ≥ 1".into());
+    }
+    Ok(config)
+}
+
+/// Resolves `--dataset` to a directory of IDX files.
+fn dataset_dir(args: &TrainArgs) -> Result<(String, PathBuf), String> {
+    let data_root = args
+        .data_dir
+        .clone()
+        .or_else(|| std::env::var_os("SAMLAB_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data"));
+    match args.dataset.as_str() {
+        "mnist" => {
+            let dir = data_root.join("mnist");
+            if !dir.is_dir() {
+                return Err(format!("the embedded MNIST is not prepared in {} (run `npm run setup` in the samlab folder, or pass --data-dir)", dir.display()));
+            }
+            Ok(("mnist".into(), dir))
+        }
+        "fashion-mnist" => {
+            let local = data_root.join("fashion-mnist");
+            let debian = Path::new("/usr/share/datasets/fashion-mnist");
+            let dir = if local.is_dir() { local } else { debian.to_path_buf() };
+            if !dir.is_dir() {
+                return Err("Fashion-MNIST not found (on Debian: `apt-get install dataset-fashion-mnist`, or `npm run fetch-data -- --dataset fashion-mnist`)".into());
+            }
+            Ok(("fashion-mnist".into(), dir))
+        }
+        path => {
+            let dir = PathBuf::from(path);
+            if !dir.is_dir() {
+                return Err(format!("--dataset {path:?} is neither mnist, fashion-mnist nor a directory of IDX files"));
+            }
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.to_string());
+            Ok((name, dir))
+        }
+    }
+}
+
+async fn train(args: TrainArgs) -> Result<(), String> {
+    let config = config_from(&args)?;
+    let (name, dir) = dataset_dir(&args)?;
+    let dataset = Dataset::load_idx_dir(&name, &dir).map_err(|e| e.to_string())?;
+    let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
+    let mut trainer = Trainer::new(&gpu, config.clone(), &dataset, None).map_err(|e| e.to_string())?;
+    if let Some(path) = &args.init {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read --init {}: {e}", path.display()))?;
+        trainer.load_safetensors(&bytes).map_err(|e| format!("--init {}: {e}", path.display()))?;
+    }
+    let total = trainer.total_steps();
+    let eval_every = if args.eval_every == 0 { trainer.steps_per_epoch } else { args.eval_every };
+    let progress = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total) };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps · {msg}").expect("static template is valid"),
+    );
+    if !args.quiet {
+        eprintln!(
+            "samlab: {} ({} train / {} test) · MLP {:?} · {} params · {:?}{} · {} on {}",
+            name,
+            dataset.train.count,
+            dataset.test.count,
+            trainer.model.sizes,
+            trainer.model.layout.parameter_count(),
+            config.optimizer.kind,
+            match config.sam.kind {
+                SamKind::None => String::new(),
+                kind => format!(" + {kind:?} ρ={}", config.sam.rho()),
+            },
+            total,
+            gpu.adapter_name()
+        );
+    }
+    let mut window_start = Instant::now();
+    let mut window_samples = 0u64;
+    let mut last = None;
+    while trainer.step < total {
+        trainer.step();
+        window_samples += config.batch_size as u64;
+        progress.inc(1);
+        if trainer.step % eval_every != 0 && trainer.step != total {
+            continue;
+        }
+        let lr = trainer.learning_rate();
+        let train_metrics = trainer.take_train_metrics().await.map_err(|e| e.to_string())?;
+        let test = trainer.evaluate().await.map_err(|e| e.to_string())?;
+        let seconds = window_start.elapsed().as_secs_f64();
+        let record = serde_json::json!({
+            "step": trainer.step,
+            "epoch": trainer.epoch(),
+            "lr": lr,
+            "train_loss": train_metrics.loss,
+            "train_accuracy": train_metrics.accuracy,
+            "test_loss": test.loss,
+            "test_accuracy": test.accuracy,
+            "sharpness": train_metrics.sharpness,
+            "grad_norm": train_metrics.grad_norm,
+            "cos_g0_g1": train_metrics.cos_g0_g1,
+            "samples_per_s": window_samples as f64 / seconds.max(1e-9),
+            "passes_per_step": trainer.passes_per_step(),
+        });
+        println!("{record}");
+        progress.set_message(format!("test acc {:.2}%", 100.0 * test.accuracy));
+        if train_metrics.nonfinite_steps > 0 || !train_metrics.loss.is_finite() {
+            progress.abandon();
+            return Err(format!(
+                "training diverged by step {}: the loss or gradient became NaN/Inf; lower --lr (now {}){}",
+                trainer.step,
+                config.optimizer.lr,
+                if config.sam.kind == SamKind::None { String::new() } else { format!(" or --rho (now {})", config.sam.rho()) }
+            ));
+        }
+        last = Some((train_metrics, test));
+        window_start = Instant::now();
+        window_samples = 0;
+    }
+    progress.finish_and_clear();
+    if let Some(path) = &args.save {
+        let bytes = trainer.save_safetensors().await.map_err(|e| e.to_string())?;
+        checkpoint::write_atomically(path, &bytes).map_err(|e| format!("cannot write --save {}: {e}", path.display()))?;
+    }
+    if let (Some((train, test)), false) = (last, args.quiet) {
+        eprintln!(
+            "samlab: done after {} steps ({:.2} epochs): train acc {:.2}%, test acc {:.2}%, test loss {:.4}{}",
+            trainer.step,
+            trainer.epoch(),
+            100.0 * train.accuracy,
+            100.0 * test.accuracy,
+            test.loss,
+            args.save.as_ref().map(|p| format!(", weights in {}", p.display())).unwrap_or_default()
+        );
+    }
+    Ok(())
+}

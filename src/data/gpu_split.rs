@@ -1,0 +1,79 @@
+use std::sync::Arc;
+
+use super::Split;
+use crate::gpu::{grid_1d, BufView, Gpu, GpuError, Kernel, Plan};
+
+/// A split uploaded once as packed bytes, plus the sample order and a cursor that a batch-gather
+/// kernel reads. Per step the host writes only the 16-byte cursor.
+pub struct GpuSplit {
+    pub count: usize,
+    pub features: usize,
+    pixels: BufView,
+    labels: BufView,
+    order: BufView,
+    cursor: wgpu::Buffer,
+    gpu: Arc<Gpu>,
+}
+
+/// What the gather kernel writes: a normalised batch and its labels.
+pub struct Batch {
+    pub x: BufView,
+    pub labels: BufView,
+    pub rows: usize,
+}
+
+impl GpuSplit {
+    pub fn upload(gpu: &Arc<Gpu>, split: &Split, labels: &[u8]) -> Result<GpuSplit, GpuError> {
+        gpu.check_binding_size("the data set's pixels", split.pixels.len() as u64)?;
+        let mut padded = split.pixels.clone();
+        padded.resize(split.pixels.len().next_multiple_of(4), 0);
+        let words: &[u32] = bytemuck::cast_slice(&padded);
+        let labels: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let identity: Vec<u32> = (0..split.count as u32).collect();
+        Ok(GpuSplit {
+            count: split.count,
+            features: split.features,
+            pixels: gpu.upload(words),
+            labels: gpu.upload(&labels),
+            order: gpu.upload(&identity),
+            cursor: gpu.alloc_uniform(16),
+            gpu: gpu.clone(),
+        })
+    }
+
+    /// Sets the order in which samples are visited (a permutation of 0..count).
+    pub fn set_order(&self, order: &[u32]) {
+        self.gpu.queue.write_buffer(&self.order.buffer, 0, bytemuck::cast_slice(order));
+    }
+
+    /// The next submission gathers samples order[start .. start + rows] (rows past the end of the
+    /// split are padding the loss ignores).
+    pub fn set_cursor(&self, start: usize) {
+        let cursor = [start as u32, self.count as u32, 0, 0];
+        self.gpu.queue.write_buffer(&self.cursor, 0, bytemuck::cast_slice(&cursor));
+    }
+
+    /// A batch buffer pair and the plan that fills it, normalising pixels as (x/255 − mean)/std.
+    pub fn gather_plan(&self, rows: usize, mean: f32, std: f32) -> (Batch, Plan) {
+        let x = self.gpu.alloc(rows * self.features);
+        let labels = self.gpu.alloc(rows);
+        let kernel = Kernel::new("batch")
+            .constant("ROWS", rows as u32)
+            .constant("FEATURES", self.features as u32)
+            .constant("MEAN", mean)
+            .constant("INV_STD", 1.0 / std);
+        let cursor = BufView { buffer: self.cursor.clone(), offset: 0, len: 4 };
+        let mut plan = Plan::new();
+        plan.push(self.gpu.dispatch(&kernel, &[&self.pixels, &self.labels, &self.order, &cursor, &x, &labels], grid_1d(rows * self.features)));
+        (Batch { x, labels, rows }, plan)
+    }
+}
+
+impl Drop for GpuSplit {
+    fn drop(&mut self) {
+        for view in [&self.pixels, &self.labels, &self.order] {
+            self.gpu.release(view.buffer.clone());
+        }
+        self.gpu.release(self.cursor.clone());
+    }
+}

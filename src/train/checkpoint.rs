@@ -1,0 +1,91 @@
+//! Weights as safetensors with PyTorch's names and layouts (`0.weight` [out, in], `0.bias` …), so a
+//! PyTorch user can `load_state_dict(safetensors.torch.load_file(path))` and the reverse.
+
+use crate::nn::ParamLayout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("not a readable safetensors file: {0}")]
+    Format(String),
+    #[error("checkpoint has no tensor {name:?} (the model expects {expected:?}); was it saved from a different model?")]
+    Missing { name: String, expected: Vec<usize> },
+    #[error("checkpoint tensor {name:?} has shape {found:?} but the model expects {expected:?}; pick the model that wrote it (e.g. matching --hidden widths)")]
+    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("checkpoint tensor {name:?} is {dtype}, expected F32")]
+    Dtype { name: String, dtype: String },
+    #[error("checkpoint tensor {name:?} contains a non-finite value at element {index}")]
+    NonFinite { name: String, index: usize },
+    #[error("checkpoint has an unexpected tensor {name:?}; it was saved from a different model")]
+    Unexpected { name: String },
+}
+
+/// Serialises the flat parameter vector `flat` laid out by `layout`.
+pub fn to_safetensors(layout: &ParamLayout, flat: &[f32]) -> Vec<u8> {
+    let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = layout
+        .specs
+        .iter()
+        .map(|spec| (spec.name.clone(), bytemuck::cast_slice(layout.tensor(flat, spec)).to_vec(), spec.shape.clone()))
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(name, bytes, shape)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .expect("shape and byte length agree by construction");
+            (name.clone(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).expect("serialising in-memory f32 tensors cannot fail")
+}
+
+/// Reads a checkpoint into a flat vector for `layout`, checking every name, dtype and shape.
+pub fn from_safetensors(layout: &ParamLayout, bytes: &[u8]) -> Result<Vec<f32>, CheckpointError> {
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format(e.to_string()))?;
+    let mut flat = vec![0.0f32; layout.total_len];
+    for spec in &layout.specs {
+        let tensor = file
+            .tensor(&spec.name)
+            .map_err(|_| CheckpointError::Missing { name: spec.name.clone(), expected: spec.shape.clone() })?;
+        if tensor.dtype() != safetensors::Dtype::F32 {
+            return Err(CheckpointError::Dtype { name: spec.name.clone(), dtype: format!("{:?}", tensor.dtype()) });
+        }
+        if tensor.shape() != spec.shape.as_slice() {
+            return Err(CheckpointError::Shape {
+                name: spec.name.clone(),
+                found: tensor.shape().to_vec(),
+                expected: spec.shape.clone(),
+            });
+        }
+        let target = &mut flat[spec.offset..spec.offset + spec.len()];
+        for (i, (chunk, out)) in tensor.data().chunks_exact(4).zip(target.iter_mut()).enumerate() {
+            let value = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            if !value.is_finite() {
+                return Err(CheckpointError::NonFinite { name: spec.name.clone(), index: i });
+            }
+            *out = value;
+        }
+    }
+    if let Some(extra) = file.names().into_iter().find(|name| layout.get(name).is_none()) {
+        return Err(CheckpointError::Unexpected { name: extra.to_string() });
+    }
+    Ok(flat)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// crash or a full disk never leaves a half-written checkpoint behind.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "checkpoint".into());
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

@@ -1,0 +1,428 @@
+//! The training run that the CLI (and later the page) drives: data on the GPU, the static step
+//! plan built once from the tape, metrics accumulated on the GPU and read asynchronously.
+
+pub mod checkpoint;
+
+use std::sync::Arc;
+
+use crate::autograd::{BuiltPlan, Graph};
+use crate::data::{with_label_noise, Dataset, GpuSplit};
+use crate::gpu::{BufView, Gpu, GpuError, Kernel, OwnedBuffers, Plan};
+use crate::nn::{bind_parameters, Mlp};
+use crate::ops::cross_entropy;
+use crate::optim::{Optimizer, OptimizerConfig, Schedule};
+use crate::rng::Rng;
+use crate::sam::{self, FlatBuffers, SamConfig, SamKind, SamUniforms, StepParts};
+
+pub use checkpoint::CheckpointError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("invalid setting: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Mlp,
+}
+
+/// Everything that defines a run; with the same data set and seed, two runs give the same bits.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub model: ModelKind,
+    /// Hidden widths of the MLP (input and class counts come from the data set).
+    pub hidden: Vec<usize>,
+    pub optimizer: OptimizerConfig,
+    pub sam: SamConfig,
+    pub schedule: Schedule,
+    pub batch_size: usize,
+    pub epochs: u32,
+    pub seed: u64,
+    /// Share of training labels replaced by a different random class, in [0, 1).
+    pub label_noise: f64,
+    pub label_smoothing: f64,
+    /// Reshuffle the training split every epoch (off: keep the file order).
+    pub shuffle: bool,
+    /// Rows per evaluation batch.
+    pub eval_batch_size: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: ModelKind::Mlp,
+            hidden: vec![256, 256],
+            optimizer: OptimizerConfig::default(),
+            sam: SamConfig::default(),
+            schedule: Schedule::Constant,
+            batch_size: 128,
+            epochs: 2,
+            seed: 0,
+            label_noise: 0.0,
+            label_smoothing: 0.0,
+            shuffle: true,
+            eval_batch_size: 1000,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.optimizer.validate()?;
+        self.sam.validate()?;
+        self.schedule.validate()?;
+        if self.batch_size == 0 {
+            return Err("batch_size must be ≥ 1 (try 128)".into());
+        }
+        if self.eval_batch_size == 0 {
+            return Err("eval_batch_size must be ≥ 1".into());
+        }
+        if self.hidden.contains(&0) {
+            return Err(format!("hidden widths must be ≥ 1, got {:?}", self.hidden));
+        }
+        if !(self.label_noise.is_finite() && (0.0..1.0).contains(&self.label_noise)) {
+            return Err(format!("label_noise must be in [0, 1), got {}", self.label_noise));
+        }
+        if !(self.label_smoothing.is_finite() && (0.0..1.0).contains(&self.label_smoothing)) {
+            return Err(format!("label_smoothing must be in [0, 1), got {}", self.label_smoothing));
+        }
+        Ok(())
+    }
+}
+
+/// What the training steps since the last read accumulated (means over the window).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct TrainMetrics {
+    pub steps: u64,
+    pub samples: u64,
+    pub loss: f64,
+    pub accuracy: f64,
+    /// Mean ‖g0‖ (the gradient at w).
+    pub grad_norm: f64,
+    /// Mean L(w+ε) − L(w): the SAM sharpness read-out (SAM modes only).
+    pub sharpness: Option<f64>,
+    /// Mean cos(g0, g1) (SAM modes only).
+    pub cos_g0_g1: Option<f64>,
+    /// Steps whose loss or gradient was NaN/Inf.
+    pub nonfinite_steps: u64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EvalMetrics {
+    pub samples: u64,
+    pub loss: f64,
+    pub accuracy: f64,
+    pub nonfinite_rows: u64,
+}
+
+/// Length of the training-metrics accumulator (see shaders/metrics.wgsl).
+const METRICS_LEN: usize = 16;
+
+pub struct Trainer {
+    pub config: TrainConfig,
+    pub model: Mlp,
+    gpu: Arc<Gpu>,
+    train_split: GpuSplit,
+    test_split: GpuSplit,
+    params: BufView,
+    train_metrics: BufView,
+    eval_metrics: BufView,
+    sam_uniforms: wgpu::Buffer,
+    optimizer: Optimizer,
+    step_plan: Plan,
+    eval_plan: Plan,
+    eval_rows: usize,
+    _graphs: Vec<BuiltPlan>,
+    _owned: OwnedBuffers,
+    shuffle_rng: Rng,
+    /// Steps taken.
+    pub step: u64,
+    pub steps_per_epoch: u64,
+    base_lr: f64,
+    rho: f64,
+}
+
+impl Trainer {
+    /// Uploads the data set, builds every plan and initialises the weights (PyTorch's default
+    /// init from `config.seed`, or `init` when given as a flat vector in the model's layout).
+    pub fn new(gpu: &Arc<Gpu>, config: TrainConfig, dataset: &Dataset, init: Option<&[f32]>) -> Result<Trainer, TrainError> {
+        config.validate().map_err(TrainError::Config)?;
+        if dataset.train.count < config.batch_size {
+            return Err(TrainError::Config(format!(
+                "batch_size {} is larger than the training split ({} samples)",
+                config.batch_size, dataset.train.count
+            )));
+        }
+        let mut sizes = vec![dataset.train.features];
+        sizes.extend(&config.hidden);
+        sizes.push(dataset.classes);
+        let model = Mlp::new(&sizes);
+        let layout = model.layout.clone();
+        let len = layout.total_len;
+        gpu.check_binding_size("the parameter vector", len as u64 * 4)?;
+
+        let noisy_labels = with_label_noise(&dataset.train.labels, config.label_noise, dataset.classes, config.seed);
+        let train_split = GpuSplit::upload(gpu, &dataset.train, &noisy_labels)?;
+        let test_split = GpuSplit::upload(gpu, &dataset.test, &dataset.test.labels)?;
+
+        let mut owned = OwnedBuffers::new(gpu);
+        let mut alloc = |len: usize| {
+            let view = gpu.alloc(len);
+            owned.keep(&view);
+            view
+        };
+        let initial = match init {
+            Some(flat) if flat.len() == len => flat.to_vec(),
+            Some(flat) => {
+                return Err(TrainError::Config(format!("initial weights have {} values, the model needs {len}", flat.len())))
+            }
+            None => model.init(config.seed),
+        };
+        let params = alloc(len);
+        gpu.queue.write_buffer(&params.buffer, 0, bytemuck::cast_slice(&initial));
+        let grad0 = alloc(len);
+        let grad1 = alloc(len);
+        let saved = alloc(len);
+        let weight_mask = alloc(len);
+        gpu.queue.write_buffer(&weight_mask.buffer, 0, bytemuck::cast_slice(&layout.weight_mask()));
+        let scalars = alloc(sam::SCALARS_LEN);
+        let train_metrics = alloc(METRICS_LEN);
+        let eval_metrics = alloc(4);
+        let sam_uniforms = gpu.alloc_uniform(16);
+        owned.keep_buffer(&sam_uniforms);
+        let sam_uniform_view = BufView { buffer: sam_uniforms.clone(), offset: 0, len: 4 };
+
+        // Training: one batch, two passes (the second only for SAM), one optimizer.
+        let (batch, load_batch) = train_split.gather_plan(config.batch_size, dataset.mean, dataset.std);
+        owned.keep(&batch.x);
+        owned.keep(&batch.labels);
+        let smoothing = config.label_smoothing as f32;
+        let mut graphs = Vec::new();
+        let mut pass = |grads: &BufView| {
+            let mut g = Graph::new(gpu);
+            let x = g.input(batch.x.clone(), &[batch.rows, model.inputs()]);
+            let tensors = bind_parameters(&mut g, &layout, &params, grads);
+            let logits = model.forward(&mut g, x, &tensors);
+            let loss = cross_entropy(&mut g, logits, &batch.labels, smoothing);
+            g.backward(loss.loss);
+            let built = g.finish();
+            let plan = built.plan.clone();
+            graphs.push(built);
+            (plan, loss.stats)
+        };
+        let (pass_into_grad0, stats1) = pass(&grad0);
+        let (pass_into_grad1, stats2) = pass(&grad1);
+
+        let flat = FlatBuffers {
+            params: &params,
+            grad0: &grad0,
+            grad1: &grad1,
+            saved: &saved,
+            weight_mask: &weight_mask,
+            scalars: &scalars,
+            sam_uniforms: &sam_uniform_view,
+        };
+        let optimizer = Optimizer::new(gpu, config.optimizer.clone(), &params, sam::update_gradient(&config.sam, &flat));
+        let uses_sam = config.sam.kind != SamKind::None;
+        let mut accumulate_metrics = Plan::new();
+        let metrics_kernel = Kernel::new("metrics").define_if(uses_sam, "SAM");
+        let mut metrics_bindings = vec![&stats1, &scalars, &train_metrics];
+        if uses_sam {
+            metrics_bindings.push(&stats2);
+        }
+        accumulate_metrics.push(gpu.dispatch(&metrics_kernel, &metrics_bindings, [1, 1, 1]));
+
+        let mut scratch = Vec::new();
+        let parts = StepParts {
+            load_batch: &load_batch,
+            pass_into_grad0: &pass_into_grad0,
+            pass_into_grad1: &pass_into_grad1,
+            optimizer_update: &optimizer.plan,
+            accumulate_metrics: &accumulate_metrics,
+        };
+        let step_plan = sam::build_step(gpu, &config.sam, &flat, &parts, &mut scratch);
+        for view in &scratch {
+            owned.keep(view);
+        }
+
+        // Evaluation: forward only, in batches of eval_batch_size, accumulated on the GPU.
+        let eval_rows = config.eval_batch_size.min(dataset.test.count.max(1));
+        let (eval_batch, eval_load) = test_split.gather_plan(eval_rows, dataset.mean, dataset.std);
+        owned.keep(&eval_batch.x);
+        owned.keep(&eval_batch.labels);
+        let mut g = Graph::new(gpu);
+        let x = g.input(eval_batch.x.clone(), &[eval_rows, model.inputs()]);
+        let tensors = bind_parameters(&mut g, &layout, &params, &grad0);
+        let logits = model.forward(&mut g, x, &tensors);
+        let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
+        g.launch(&Kernel::new("metrics").define("EVAL"), &[&loss.stats, &eval_metrics], [1, 1, 1]);
+        let built = g.finish();
+        let mut eval_plan = eval_load;
+        eval_plan.extend(built.plan.clone());
+        graphs.push(built);
+
+        let steps_per_epoch = (dataset.train.count / config.batch_size) as u64;
+        let trainer = Trainer {
+            base_lr: config.optimizer.lr,
+            rho: config.sam.rho(),
+            model,
+            gpu: gpu.clone(),
+            train_split,
+            test_split,
+            params,
+            train_metrics,
+            eval_metrics,
+            sam_uniforms,
+            optimizer,
+            step_plan,
+            eval_plan,
+            eval_rows,
+            _graphs: graphs,
+            _owned: owned,
+            shuffle_rng: Rng::new(config.seed, 2),
+            step: 0,
+            steps_per_epoch,
+            config,
+        };
+        trainer.write_sam_uniforms();
+        Ok(trainer)
+    }
+
+    pub fn gpu(&self) -> &Arc<Gpu> {
+        &self.gpu
+    }
+
+    /// Steps in the whole run (`epochs` × steps per epoch; the last partial batch of an epoch is
+    /// dropped so every step has the same static shapes).
+    pub fn total_steps(&self) -> u64 {
+        self.steps_per_epoch * self.config.epochs as u64
+    }
+
+    /// Epochs completed, fractional.
+    pub fn epoch(&self) -> f64 {
+        self.step as f64 / self.steps_per_epoch as f64
+    }
+
+    /// Learning rate the next step uses.
+    pub fn learning_rate(&self) -> f64 {
+        self.config.schedule.lr_at(self.base_lr, self.step, self.total_steps(), self.steps_per_epoch)
+    }
+
+    /// Changes the base learning rate (the schedule scales it from the next step on).
+    pub fn set_learning_rate(&mut self, lr: f64) -> Result<(), TrainError> {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(TrainError::Config(format!("lr must be a finite number > 0, got {lr}")));
+        }
+        self.base_lr = lr;
+        Ok(())
+    }
+
+    /// Changes ρ from the next step on.
+    pub fn set_rho(&mut self, rho: f64) -> Result<(), TrainError> {
+        if !(rho.is_finite() && rho >= 0.0) {
+            return Err(TrainError::Config(format!("rho must be a finite number ≥ 0, got {rho}")));
+        }
+        self.rho = rho;
+        self.write_sam_uniforms();
+        Ok(())
+    }
+
+    fn write_sam_uniforms(&self) {
+        let uniforms = SamUniforms { rho: self.rho as f32, pad: [0.0; 3] };
+        self.gpu.queue.write_buffer(&self.sam_uniforms, 0, bytemuck::bytes_of(&uniforms));
+    }
+
+    /// Encodes and submits one training step (one submission; nothing is read back).
+    pub fn step(&mut self) {
+        let in_epoch = self.step % self.steps_per_epoch;
+        if in_epoch == 0 {
+            self.start_epoch();
+        }
+        self.train_split.set_cursor(in_epoch as usize * self.config.batch_size);
+        let lr = self.learning_rate();
+        self.optimizer.prepare(lr);
+        self.gpu.submit(&[&self.step_plan]);
+        self.step += 1;
+    }
+
+    fn start_epoch(&mut self) {
+        let mut order: Vec<u32> = (0..self.train_split.count as u32).collect();
+        if self.config.shuffle {
+            self.shuffle_rng.shuffle(&mut order);
+        }
+        self.train_split.set_order(&order);
+    }
+
+    /// Reads and resets the training metrics accumulated since the last call.
+    pub async fn take_train_metrics(&mut self) -> Result<TrainMetrics, TrainError> {
+        let acc = self.gpu.read_f32(&self.train_metrics).await?;
+        self.gpu.queue.write_buffer(&self.train_metrics.buffer, 0, &[0u8; METRICS_LEN * 4]);
+        let steps = acc[3].max(0.0) as u64;
+        let per_step = |v: f32| if steps > 0 { v as f64 / steps as f64 } else { 0.0 };
+        let rows = acc[2] as f64;
+        let uses_sam = self.config.sam.kind != SamKind::None;
+        Ok(TrainMetrics {
+            steps,
+            samples: rows as u64,
+            loss: if rows > 0.0 { acc[0] as f64 / rows } else { 0.0 },
+            accuracy: if rows > 0.0 { acc[1] as f64 / rows } else { 0.0 },
+            grad_norm: per_step(acc[5]),
+            sharpness: uses_sam.then(|| per_step(acc[4])),
+            cos_g0_g1: uses_sam.then(|| per_step(acc[6])),
+            nonfinite_steps: acc[11] as u64,
+        })
+    }
+
+    /// Loss and accuracy on the whole test split.
+    pub async fn evaluate(&mut self) -> Result<EvalMetrics, TrainError> {
+        self.gpu.queue.write_buffer(&self.eval_metrics.buffer, 0, &[0u8; 16]);
+        for start in (0..self.test_split.count).step_by(self.eval_rows) {
+            self.test_split.set_cursor(start);
+            self.gpu.submit(&[&self.eval_plan]);
+        }
+        let acc = self.gpu.read_f32(&self.eval_metrics).await?;
+        let rows = acc[2] as f64;
+        Ok(EvalMetrics {
+            samples: rows as u64,
+            loss: if rows > 0.0 { acc[0] as f64 / rows } else { 0.0 },
+            accuracy: if rows > 0.0 { acc[1] as f64 / rows } else { 0.0 },
+            nonfinite_rows: acc[3] as u64,
+        })
+    }
+
+    /// The flat parameter vector (layout order, padding included).
+    pub async fn weights(&self) -> Result<Vec<f32>, TrainError> {
+        Ok(self.gpu.read_f32(&self.params).await?)
+    }
+
+    /// Replaces the weights and forgets the optimizer state.
+    pub fn set_weights(&mut self, flat: &[f32]) -> Result<(), TrainError> {
+        if flat.len() != self.params.len {
+            return Err(TrainError::Config(format!("weights have {} values, the model needs {}", flat.len(), self.params.len)));
+        }
+        self.gpu.queue.write_buffer(&self.params.buffer, 0, bytemuck::cast_slice(flat));
+        self.optimizer.reset_state();
+        Ok(())
+    }
+
+    pub async fn save_safetensors(&self) -> Result<Vec<u8>, TrainError> {
+        Ok(checkpoint::to_safetensors(&self.model.layout, &self.weights().await?))
+    }
+
+    pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), TrainError> {
+        let flat = checkpoint::from_safetensors(&self.model.layout, bytes)?;
+        self.set_weights(&flat)
+    }
+
+    /// Forward/backward passes per step (1 for the base optimizer, 2 for SAM/ASAM).
+    pub fn passes_per_step(&self) -> u32 {
+        self.config.sam.kind.passes_per_step()
+    }
+}
