@@ -4,7 +4,7 @@
 mod gpu_split;
 pub mod idx;
 
-pub use gpu_split::GpuSplit;
+pub use gpu_split::{Batch, GpuSplit};
 
 use crate::rng::Rng;
 

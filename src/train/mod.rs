@@ -2,6 +2,7 @@
 //! plan built once from the tape, metrics accumulated on the GPU and read asynchronously.
 
 pub mod checkpoint;
+mod engine;
 
 use std::sync::Arc;
 
@@ -10,11 +11,12 @@ use crate::data::{with_label_noise, Dataset, GpuSplit};
 use crate::gpu::{BufView, Gpu, GpuError, Kernel, OwnedBuffers, Plan};
 use crate::nn::{bind_parameters, Mlp};
 use crate::ops::cross_entropy;
-use crate::optim::{Optimizer, OptimizerConfig, Schedule};
+use crate::optim::{OptimizerConfig, Schedule};
 use crate::rng::Rng;
-use crate::sam::{self, FlatBuffers, SamConfig, SamKind, SamUniforms, StepParts};
+use crate::sam::{SamConfig, SamKind};
 
 pub use checkpoint::CheckpointError;
+pub use engine::StepEngine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -132,14 +134,11 @@ pub struct Trainer {
     train_split: GpuSplit,
     test_split: GpuSplit,
     params: BufView,
-    train_metrics: BufView,
     eval_metrics: BufView,
-    sam_uniforms: wgpu::Buffer,
-    optimizer: Optimizer,
-    step_plan: Plan,
+    engine: StepEngine,
     eval_plan: Plan,
     eval_rows: usize,
-    _graphs: Vec<BuiltPlan>,
+    _eval_graph: BuiltPlan,
     _owned: OwnedBuffers,
     shuffle_rng: Rng,
     /// Steps taken.
@@ -172,12 +171,6 @@ impl Trainer {
         let train_split = GpuSplit::upload(gpu, &dataset.train, &noisy_labels)?;
         let test_split = GpuSplit::upload(gpu, &dataset.test, &dataset.test.labels)?;
 
-        let mut owned = OwnedBuffers::new(gpu);
-        let mut alloc = |len: usize| {
-            let view = gpu.alloc(len);
-            owned.keep(&view);
-            view
-        };
         let initial = match init {
             Some(flat) if flat.len() == len => flat.to_vec(),
             Some(flat) => {
@@ -185,72 +178,14 @@ impl Trainer {
             }
             None => model.init(config.seed),
         };
-        let params = alloc(len);
-        gpu.queue.write_buffer(&params.buffer, 0, bytemuck::cast_slice(&initial));
-        let grad0 = alloc(len);
-        let grad1 = alloc(len);
-        let saved = alloc(len);
-        let weight_mask = alloc(len);
-        gpu.queue.write_buffer(&weight_mask.buffer, 0, bytemuck::cast_slice(&layout.weight_mask()));
-        let scalars = alloc(sam::SCALARS_LEN);
-        let train_metrics = alloc(METRICS_LEN);
-        let eval_metrics = alloc(4);
-        let sam_uniforms = gpu.alloc_uniform(16);
-        owned.keep_buffer(&sam_uniforms);
-        let sam_uniform_view = BufView { buffer: sam_uniforms.clone(), offset: 0, len: 4 };
-
-        // Training: one batch, two passes (the second only for SAM), one optimizer.
+        let mut owned = OwnedBuffers::new(gpu);
         let (batch, load_batch) = train_split.gather_plan(config.batch_size, dataset.mean, dataset.std);
         owned.keep(&batch.x);
         owned.keep(&batch.labels);
-        let smoothing = config.label_smoothing as f32;
-        let mut graphs = Vec::new();
-        let mut pass = |grads: &BufView| {
-            let mut g = Graph::new(gpu);
-            let x = g.input(batch.x.clone(), &[batch.rows, model.inputs()]);
-            let tensors = bind_parameters(&mut g, &layout, &params, grads);
-            let logits = model.forward(&mut g, x, &tensors);
-            let loss = cross_entropy(&mut g, logits, &batch.labels, smoothing);
-            g.backward(loss.loss);
-            let built = g.finish();
-            let plan = built.plan.clone();
-            graphs.push(built);
-            (plan, loss.stats)
-        };
-        let (pass_into_grad0, stats1) = pass(&grad0);
-        let (pass_into_grad1, stats2) = pass(&grad1);
-
-        let flat = FlatBuffers {
-            params: &params,
-            grad0: &grad0,
-            grad1: &grad1,
-            saved: &saved,
-            weight_mask: &weight_mask,
-            scalars: &scalars,
-            sam_uniforms: &sam_uniform_view,
-        };
-        let optimizer = Optimizer::new(gpu, config.optimizer.clone(), &params, sam::update_gradient(&config.sam, &flat));
-        let uses_sam = config.sam.kind != SamKind::None;
-        let mut accumulate_metrics = Plan::new();
-        let metrics_kernel = Kernel::new("metrics").define_if(uses_sam, "SAM");
-        let mut metrics_bindings = vec![&stats1, &scalars, &train_metrics];
-        if uses_sam {
-            metrics_bindings.push(&stats2);
-        }
-        accumulate_metrics.push(gpu.dispatch(&metrics_kernel, &metrics_bindings, [1, 1, 1]));
-
-        let mut scratch = Vec::new();
-        let parts = StepParts {
-            load_batch: &load_batch,
-            pass_into_grad0: &pass_into_grad0,
-            pass_into_grad1: &pass_into_grad1,
-            optimizer_update: &optimizer.plan,
-            accumulate_metrics: &accumulate_metrics,
-        };
-        let step_plan = sam::build_step(gpu, &config.sam, &flat, &parts, &mut scratch);
-        for view in &scratch {
-            owned.keep(view);
-        }
+        let engine = StepEngine::new(gpu, &model, &config, &initial, &batch, load_batch);
+        let params = engine.params.clone();
+        let eval_metrics = gpu.alloc(4);
+        owned.keep(&eval_metrics);
 
         // Evaluation: forward only, in batches of eval_batch_size, accumulated on the GPU.
         let eval_rows = config.eval_batch_size.min(dataset.test.count.max(1));
@@ -259,14 +194,14 @@ impl Trainer {
         owned.keep(&eval_batch.labels);
         let mut g = Graph::new(gpu);
         let x = g.input(eval_batch.x.clone(), &[eval_rows, model.inputs()]);
-        let tensors = bind_parameters(&mut g, &layout, &params, &grad0);
+        let tensors = bind_parameters(&mut g, &layout, &params, &engine.grad0);
         let logits = model.forward(&mut g, x, &tensors);
         let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
         g.launch(&Kernel::new("metrics").define("EVAL"), &[&loss.stats, &eval_metrics], [1, 1, 1]);
         let built = g.finish();
         let mut eval_plan = eval_load;
         eval_plan.extend(built.plan.clone());
-        graphs.push(built);
+        let eval_graph = built;
 
         let steps_per_epoch = (dataset.train.count / config.batch_size) as u64;
         let trainer = Trainer {
@@ -277,21 +212,18 @@ impl Trainer {
             train_split,
             test_split,
             params,
-            train_metrics,
             eval_metrics,
-            sam_uniforms,
-            optimizer,
-            step_plan,
+            engine,
             eval_plan,
             eval_rows,
-            _graphs: graphs,
+            _eval_graph: eval_graph,
             _owned: owned,
             shuffle_rng: Rng::new(config.seed, 2),
             step: 0,
             steps_per_epoch,
             config,
         };
-        trainer.write_sam_uniforms();
+        trainer.engine.set_rho(trainer.rho);
         Ok(trainer)
     }
 
@@ -330,13 +262,8 @@ impl Trainer {
             return Err(TrainError::Config(format!("rho must be a finite number ≥ 0, got {rho}")));
         }
         self.rho = rho;
-        self.write_sam_uniforms();
+        self.engine.set_rho(rho);
         Ok(())
-    }
-
-    fn write_sam_uniforms(&self) {
-        let uniforms = SamUniforms { rho: self.rho as f32, pad: [0.0; 3] };
-        self.gpu.queue.write_buffer(&self.sam_uniforms, 0, bytemuck::bytes_of(&uniforms));
     }
 
     /// Encodes and submits one training step (one submission; nothing is read back).
@@ -347,8 +274,7 @@ impl Trainer {
         }
         self.train_split.set_cursor(in_epoch as usize * self.config.batch_size);
         let lr = self.learning_rate();
-        self.optimizer.prepare(lr);
-        self.gpu.submit(&[&self.step_plan]);
+        self.engine.step(lr);
         self.step += 1;
     }
 
@@ -362,8 +288,8 @@ impl Trainer {
 
     /// Reads and resets the training metrics accumulated since the last call.
     pub async fn take_train_metrics(&mut self) -> Result<TrainMetrics, TrainError> {
-        let acc = self.gpu.read_f32(&self.train_metrics).await?;
-        self.gpu.queue.write_buffer(&self.train_metrics.buffer, 0, &[0u8; METRICS_LEN * 4]);
+        let acc = self.gpu.read_f32(&self.engine.train_metrics).await?;
+        self.gpu.queue.write_buffer(&self.engine.train_metrics.buffer, 0, &[0u8; METRICS_LEN * 4]);
         let steps = acc[3].max(0.0) as u64;
         let per_step = |v: f32| if steps > 0 { v as f64 / steps as f64 } else { 0.0 };
         let rows = acc[2] as f64;
@@ -408,7 +334,7 @@ impl Trainer {
             return Err(TrainError::Config(format!("weights have {} values, the model needs {}", flat.len(), self.params.len)));
         }
         self.gpu.queue.write_buffer(&self.params.buffer, 0, bytemuck::cast_slice(flat));
-        self.optimizer.reset_state();
+        self.engine.optimizer.reset_state();
         Ok(())
     }
 
