@@ -11,7 +11,10 @@ impl Rng {
     /// A generator for `seed`; `stream` separates independent uses of one seed (init, shuffling,
     /// label noise) so changing one never shifts another.
     pub fn new(seed: u64, stream: u64) -> Self {
-        let mut rng = Rng { state: 0, increment: (stream << 1) | 1 };
+        let mut rng = Rng {
+            state: 0,
+            increment: (stream << 1) | 1,
+        };
         rng.next_u32();
         rng.state = rng.state.wrapping_add(seed);
         rng.next_u32();
@@ -20,7 +23,9 @@ impl Rng {
 
     pub fn next_u32(&mut self) -> u32 {
         let old = self.state;
-        self.state = old.wrapping_mul(6364136223846793005).wrapping_add(self.increment);
+        self.state = old
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(self.increment);
         let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
         let rot = (old >> 59) as u32;
         xorshifted.rotate_right(rot)
@@ -63,9 +68,15 @@ mod tests {
 
     #[test]
     fn same_seed_same_sequence_and_streams_differ() {
-        let a: Vec<u32> = (0..5).scan(Rng::new(7, 1), |r, _| Some(r.next_u32())).collect();
-        let b: Vec<u32> = (0..5).scan(Rng::new(7, 1), |r, _| Some(r.next_u32())).collect();
-        let c: Vec<u32> = (0..5).scan(Rng::new(7, 2), |r, _| Some(r.next_u32())).collect();
+        let a: Vec<u32> = (0..5)
+            .scan(Rng::new(7, 1), |r, _| Some(r.next_u32()))
+            .collect();
+        let b: Vec<u32> = (0..5)
+            .scan(Rng::new(7, 1), |r, _| Some(r.next_u32()))
+            .collect();
+        let c: Vec<u32> = (0..5)
+            .scan(Rng::new(7, 2), |r, _| Some(r.next_u32()))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -77,7 +88,10 @@ mod tests {
         for _ in 0..3000 {
             counts[rng.below(3) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (900..1100).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (900..1100).contains(&c)),
+            "{counts:?}"
+        );
         let mut items: Vec<u32> = (0..100).collect();
         rng.shuffle(&mut items);
         let mut sorted = items.clone();

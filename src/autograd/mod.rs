@@ -52,7 +52,13 @@ impl Drop for BuiltPlan {
 
 impl Graph {
     pub fn new(gpu: &Arc<Gpu>) -> Self {
-        Graph { gpu: gpu.clone(), tensors: Vec::new(), tape: Vec::new(), plan: Plan::new(), owned: Vec::new() }
+        Graph {
+            gpu: gpu.clone(),
+            tensors: Vec::new(),
+            tape: Vec::new(),
+            plan: Plan::new(),
+            owned: Vec::new(),
+        }
     }
 
     /// A tensor whose data lives in a buffer owned elsewhere (a batch, a dataset); no gradient.
@@ -66,9 +72,25 @@ impl Graph {
         self.push(shape, data, true, Some(grad))
     }
 
-    fn push(&mut self, shape: &[usize], data: BufView, requires_grad: bool, grad: Option<BufView>) -> TensorId {
-        debug_assert_eq!(data.len, shape.iter().product::<usize>(), "view length must match the shape");
-        self.tensors.push(TensorEntry { shape: shape.to_vec(), data, requires_grad, grad, grad_written: false });
+    fn push(
+        &mut self,
+        shape: &[usize],
+        data: BufView,
+        requires_grad: bool,
+        grad: Option<BufView>,
+    ) -> TensorId {
+        debug_assert_eq!(
+            data.len,
+            shape.iter().product::<usize>(),
+            "view length must match the shape"
+        );
+        self.tensors.push(TensorEntry {
+            shape: shape.to_vec(),
+            data,
+            requires_grad,
+            grad,
+            grad_written: false,
+        });
         TensorId(self.tensors.len() - 1)
     }
 
@@ -116,9 +138,16 @@ impl Graph {
 
     /// Registers the backward of the op that produced `output`. Skipped when nothing upstream
     /// needs a gradient.
-    pub fn record(&mut self, output: TensorId, backward: impl FnOnce(&mut Graph, &BufView) + 'static) {
+    pub fn record(
+        &mut self,
+        output: TensorId,
+        backward: impl FnOnce(&mut Graph, &BufView) + 'static,
+    ) {
         if self.tensors[output.0].requires_grad {
-            self.tape.push(TapeEntry { output, backward: Box::new(backward) });
+            self.tape.push(TapeEntry {
+                output,
+                backward: Box::new(backward),
+            });
         }
     }
 
@@ -134,7 +163,10 @@ impl Graph {
             let grad = self.alloc(len);
             self.tensors[t.0].grad = Some(grad);
         }
-        let grad = self.tensors[t.0].grad.clone().expect("gradient allocated above");
+        let grad = self.tensors[t.0]
+            .grad
+            .clone()
+            .expect("gradient allocated above");
         if !self.tensors[t.0].grad_written {
             write(self, &grad);
             self.tensors[t.0].grad_written = true;
@@ -147,11 +179,18 @@ impl Graph {
 
     /// Records the backward pass of scalar `loss` (seeded with d loss/d loss = 1).
     pub fn backward(&mut self, loss: TensorId) {
-        assert_eq!(self.tensors[loss.0].data.len, 1, "backward starts from a scalar"); // ok: programming error
+        assert_eq!(
+            self.tensors[loss.0].data.len, 1,
+            "backward starts from a scalar"
+        ); // ok: programming error
         self.contribute_grad(loss, |g, seed| crate::ops::fill(g, seed, 1.0));
         let tape = std::mem::take(&mut self.tape);
         for entry in tape.into_iter().rev() {
-            let TensorEntry { grad_written, ref grad, .. } = self.tensors[entry.output.0];
+            let TensorEntry {
+                grad_written,
+                ref grad,
+                ..
+            } = self.tensors[entry.output.0];
             if !grad_written {
                 continue; // this op does not reach the loss
             }
@@ -167,6 +206,10 @@ impl Graph {
     }
 
     pub fn finish(self) -> BuiltPlan {
-        BuiltPlan { plan: self.plan, gpu: self.gpu, owned: self.owned }
+        BuiltPlan {
+            plan: self.plan,
+            gpu: self.gpu,
+            owned: self.owned,
+        }
     }
 }

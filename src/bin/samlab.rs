@@ -13,7 +13,12 @@ use samlab::sam::{SamConfig, SamKind};
 use samlab::train::{checkpoint, ModelKind, TrainConfig, Trainer};
 
 #[derive(Parser)]
-#[command(name = "samlab", version, about = "Sharpness-aware minimization on WebGPU", allow_negative_numbers = true)]
+#[command(
+    name = "samlab",
+    version,
+    about = "Sharpness-aware minimization on WebGPU",
+    allow_negative_numbers = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,7 +117,10 @@ struct TrainArgs {
 }
 
 fn main() -> ExitCode {
-    std::env::set_var("XDG_RUNTIME_DIR", std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_else(|| std::env::temp_dir().into()));
+    std::env::set_var(
+        "XDG_RUNTIME_DIR",
+        std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_else(|| std::env::temp_dir().into()),
+    );
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -121,7 +129,11 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
             eprintln!("samlab: {first} (see `samlab train --help`)");
             return ExitCode::from(2);
         }
@@ -142,7 +154,11 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
         OptimizerArg::Adam => OptimizerKind::Adam,
         OptimizerArg::Adamw => OptimizerKind::AdamW,
     };
-    let default_lr = if kind == OptimizerKind::Sgd { 0.05 } else { 0.001 };
+    let default_lr = if kind == OptimizerKind::Sgd {
+        0.05
+    } else {
+        0.001
+    };
     let sam_kind = match args.sam {
         SamArg::None => SamKind::None,
         SamArg::Sam => SamKind::Sam,
@@ -157,12 +173,20 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
         optimizer: OptimizerConfig {
             kind,
             lr: args.lr.unwrap_or(default_lr),
-            momentum: if kind == OptimizerKind::Sgd { args.momentum } else { 0.0 },
+            momentum: if kind == OptimizerKind::Sgd {
+                args.momentum
+            } else {
+                0.0
+            },
             nesterov: args.nesterov,
             weight_decay: args.weight_decay,
             ..OptimizerConfig::default()
         },
-        sam: SamConfig { kind: sam_kind, rho: args.rho, eta: args.eta },
+        sam: SamConfig {
+            kind: sam_kind,
+            rho: args.rho,
+            eta: args.eta,
+        },
         schedule: Schedule::parse(&args.schedule)?,
         batch_size: args.batch_size,
         epochs: args.epochs,
@@ -197,7 +221,11 @@ fn dataset_dir(args: &TrainArgs) -> Result<(String, PathBuf), String> {
         "fashion-mnist" => {
             let local = data_root.join("fashion-mnist");
             let debian = Path::new("/usr/share/datasets/fashion-mnist");
-            let dir = if local.is_dir() { local } else { debian.to_path_buf() };
+            let dir = if local.is_dir() {
+                local
+            } else {
+                debian.to_path_buf()
+            };
             if !dir.is_dir() {
                 return Err("Fashion-MNIST not found (on Debian: `apt-get install dataset-fashion-mnist`, or `npm run fetch-data -- --dataset fashion-mnist`)".into());
             }
@@ -208,7 +236,10 @@ fn dataset_dir(args: &TrainArgs) -> Result<(String, PathBuf), String> {
             if !dir.is_dir() {
                 return Err(format!("--dataset {path:?} is neither mnist, fashion-mnist nor a directory of IDX files"));
             }
-            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.to_string());
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.to_string());
             Ok((name, dir))
         }
     }
@@ -219,16 +250,29 @@ async fn train(args: TrainArgs) -> Result<(), String> {
     let (name, dir) = dataset_dir(&args)?;
     let dataset = Dataset::load_idx_dir(&name, &dir).map_err(|e| e.to_string())?;
     let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
-    let mut trainer = Trainer::new(&gpu, config.clone(), &dataset, None).map_err(|e| e.to_string())?;
+    let mut trainer =
+        Trainer::new(&gpu, config.clone(), &dataset, None).map_err(|e| e.to_string())?;
     if let Some(path) = &args.init {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read --init {}: {e}", path.display()))?;
-        trainer.load_safetensors(&bytes).map_err(|e| format!("--init {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read --init {}: {e}", path.display()))?;
+        trainer
+            .load_safetensors(&bytes)
+            .map_err(|e| format!("--init {}: {e}", path.display()))?;
     }
     let total = trainer.total_steps();
-    let eval_every = if args.eval_every == 0 { trainer.steps_per_epoch } else { args.eval_every };
-    let progress = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total) };
+    let eval_every = if args.eval_every == 0 {
+        trainer.steps_per_epoch
+    } else {
+        args.eval_every
+    };
+    let progress = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
     progress.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps · {msg}").expect("static template is valid"),
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps · {msg}")
+            .expect("static template is valid"),
     );
     if !args.quiet {
         eprintln!(
@@ -258,7 +302,10 @@ async fn train(args: TrainArgs) -> Result<(), String> {
             continue;
         }
         let lr = trainer.learning_rate();
-        let train_metrics = trainer.take_train_metrics().await.map_err(|e| e.to_string())?;
+        let train_metrics = trainer
+            .take_train_metrics()
+            .await
+            .map_err(|e| e.to_string())?;
         let test = trainer.evaluate().await.map_err(|e| e.to_string())?;
         let seconds = window_start.elapsed().as_secs_f64();
         let record = serde_json::json!({
@@ -292,8 +339,12 @@ async fn train(args: TrainArgs) -> Result<(), String> {
     }
     progress.finish_and_clear();
     if let Some(path) = &args.save {
-        let bytes = trainer.save_safetensors().await.map_err(|e| e.to_string())?;
-        checkpoint::write_atomically(path, &bytes).map_err(|e| format!("cannot write --save {}: {e}", path.display()))?;
+        let bytes = trainer
+            .save_safetensors()
+            .await
+            .map_err(|e| e.to_string())?;
+        checkpoint::write_atomically(path, &bytes)
+            .map_err(|e| format!("cannot write --save {}: {e}", path.display()))?;
     }
     if let (Some((train, test)), false) = (last, args.quiet) {
         eprintln!(

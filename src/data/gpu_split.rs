@@ -43,14 +43,18 @@ impl GpuSplit {
 
     /// Sets the order in which samples are visited (a permutation of 0..count).
     pub fn set_order(&self, order: &[u32]) {
-        self.gpu.queue.write_buffer(&self.order.buffer, 0, bytemuck::cast_slice(order));
+        self.gpu
+            .queue
+            .write_buffer(&self.order.buffer, 0, bytemuck::cast_slice(order));
     }
 
     /// The next submission gathers samples order[start .. start + rows] (rows past the end of the
     /// split are padding the loss ignores).
     pub fn set_cursor(&self, start: usize) {
         let cursor = [start as u32, self.count as u32, 0, 0];
-        self.gpu.queue.write_buffer(&self.cursor, 0, bytemuck::cast_slice(&cursor));
+        self.gpu
+            .queue
+            .write_buffer(&self.cursor, 0, bytemuck::cast_slice(&cursor));
     }
 
     /// A batch buffer pair and the plan that fills it, normalising pixels as (x/255 − mean)/std.
@@ -62,9 +66,24 @@ impl GpuSplit {
             .constant("FEATURES", self.features as u32)
             .constant("MEAN", mean)
             .constant("INV_STD", 1.0 / std);
-        let cursor = BufView { buffer: self.cursor.clone(), offset: 0, len: 4 };
+        let cursor = BufView {
+            buffer: self.cursor.clone(),
+            offset: 0,
+            len: 4,
+        };
         let mut plan = Plan::new();
-        plan.push(self.gpu.dispatch(&kernel, &[&self.pixels, &self.labels, &self.order, &cursor, &x, &labels], grid_1d(rows * self.features)));
+        plan.push(self.gpu.dispatch(
+            &kernel,
+            &[
+                &self.pixels,
+                &self.labels,
+                &self.order,
+                &cursor,
+                &x,
+                &labels,
+            ],
+            grid_1d(rows * self.features),
+        ));
         (Batch { x, labels, rows }, plan)
     }
 }

@@ -31,7 +31,12 @@ pub struct Dataset {
 
 impl Split {
     pub fn from_idx(images: idx::Images, labels: Vec<u8>) -> Split {
-        Split { count: images.count, features: images.rows * images.cols, pixels: images.pixels, labels }
+        Split {
+            count: images.count,
+            features: images.rows * images.cols,
+            pixels: images.pixels,
+            labels,
+        }
     }
 }
 
@@ -44,7 +49,12 @@ pub fn normalisation(name: &str, train: &Split) -> (f32, f32) {
         _ => {
             let n = train.pixels.len().max(1) as f64;
             let mean = train.pixels.iter().map(|&p| p as f64 / 255.0).sum::<f64>() / n;
-            let var = train.pixels.iter().map(|&p| (p as f64 / 255.0 - mean).powi(2)).sum::<f64>() / n;
+            let var = train
+                .pixels
+                .iter()
+                .map(|&p| (p as f64 / 255.0 - mean).powi(2))
+                .sum::<f64>()
+                / n;
             (mean as f32, var.sqrt().max(1e-3) as f32)
         }
     }
@@ -79,7 +89,14 @@ impl Dataset {
         let train = Split::from_idx(train_images, train_labels);
         let test = Split::from_idx(test_images, test_labels);
         let (mean, std) = normalisation(name, &train);
-        Ok(Dataset { name: name.to_string(), train, test, classes: classes as usize, mean, std })
+        Ok(Dataset {
+            name: name.to_string(),
+            train,
+            test,
+            classes: classes as usize,
+            mean,
+            std,
+        })
     }
 }
 
@@ -94,7 +111,11 @@ mod tests {
         let changed = labels.iter().zip(&noisy).filter(|(a, b)| a != b).count();
         assert_eq!(changed, 400);
         assert!(noisy.iter().all(|&l| l < 10));
-        assert_eq!(noisy, with_label_noise(&labels, 0.4, 10, 5), "same seed, same noise");
+        assert_eq!(
+            noisy,
+            with_label_noise(&labels, 0.4, 10, 5),
+            "same seed, same noise"
+        );
         assert_ne!(noisy, with_label_noise(&labels, 0.4, 10, 6));
         assert_eq!(with_label_noise(&labels, 0.0, 10, 5), labels);
     }

@@ -4,6 +4,10 @@
 //! One code path serves native (Vulkan/Metal/DX12) and wasm32 (WebGPU): every read is `async`,
 //! because the browser can never block on the GPU.
 
+// wgpu's handles are Send + Sync natively; on wasm32 they are not (JS objects), and there the
+// whole program is single-threaded, so sharing them through Arc is still sound.
+#![allow(clippy::arc_with_non_send_sync)]
+
 mod pipelines;
 mod plan;
 mod pool;
@@ -41,7 +45,11 @@ pub enum GpuError {
     #[error("reading back from the GPU failed: {0}")]
     Readback(String),
     #[error("{what} needs {needed} bytes in one binding, more than this adapter's limit of {limit} bytes")]
-    TooLarge { what: String, needed: u64, limit: u64 },
+    TooLarge {
+        what: String,
+        needed: u64,
+        limit: u64,
+    },
 }
 
 /// A window of elements (4 bytes each) inside a GPU buffer. Offsets are 256-byte aligned whenever
@@ -57,7 +65,11 @@ pub struct BufView {
 
 impl BufView {
     pub fn whole(buffer: &wgpu::Buffer) -> Self {
-        BufView { buffer: buffer.clone(), offset: 0, len: (buffer.size() / 4) as usize }
+        BufView {
+            buffer: buffer.clone(),
+            offset: 0,
+            len: (buffer.size() / 4) as usize,
+        }
     }
 
     pub fn bytes(&self) -> u64 {
@@ -67,7 +79,11 @@ impl BufView {
     /// A sub-view of `len` elements starting `start` elements in.
     pub fn slice(&self, start: usize, len: usize) -> Self {
         assert!(start + len <= self.len, "view slice out of range"); // ok: internal invariant
-        BufView { buffer: self.buffer.clone(), offset: self.offset + start as u64 * 4, len }
+        BufView {
+            buffer: self.buffer.clone(),
+            offset: self.offset + start as u64 * 4,
+            len,
+        }
     }
 }
 
@@ -75,7 +91,8 @@ impl BufView {
 pub const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
-pub const UNIFORM_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::UNIFORM.union(wgpu::BufferUsages::COPY_DST);
+pub const UNIFORM_USAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::UNIFORM.union(wgpu::BufferUsages::COPY_DST);
 
 pub struct Gpu {
     pub device: wgpu::Device,
@@ -119,14 +136,26 @@ impl Gpu {
 
     /// One line naming the adapter, for logs and benchmark tables.
     pub fn adapter_name(&self) -> String {
-        format!("{} ({:?}, {:?})", self.adapter_info.name, self.adapter_info.backend, self.adapter_info.device_type)
+        format!(
+            "{} ({:?}, {:?})",
+            self.adapter_info.name, self.adapter_info.backend, self.adapter_info.device_type
+        )
     }
 
     /// Takes a zero-filled storage buffer of at least `len` elements from the pool.
     pub fn alloc(&self, len: usize) -> BufView {
         let bytes = (len.max(1) as u64 * 4).next_multiple_of(OFFSET_ALIGNMENT_BYTES);
-        let buffer = self.pool.lock().expect("buffer pool poisoned").acquire(&self.device, &self.queue, bytes, STORAGE_USAGE);
-        BufView { buffer, offset: 0, len }
+        let buffer = self.pool.lock().expect("buffer pool poisoned").acquire(
+            &self.device,
+            &self.queue,
+            bytes,
+            STORAGE_USAGE,
+        );
+        BufView {
+            buffer,
+            offset: 0,
+            len,
+        }
     }
 
     /// A storage buffer filled with `data` (f32 or u32 words).
@@ -134,7 +163,8 @@ impl Gpu {
         let words = std::mem::size_of_val(data) / 4;
         let view = self.alloc(words);
         if !data.is_empty() {
-            self.queue.write_buffer(&view.buffer, 0, bytemuck::cast_slice(data));
+            self.queue
+                .write_buffer(&view.buffer, 0, bytemuck::cast_slice(data));
         }
         view
     }
@@ -142,12 +172,20 @@ impl Gpu {
     /// A uniform buffer of `bytes` bytes (rounded to 16).
     pub fn alloc_uniform(&self, bytes: u64) -> wgpu::Buffer {
         let bytes = bytes.next_multiple_of(16);
-        self.pool.lock().expect("buffer pool poisoned").acquire(&self.device, &self.queue, bytes, UNIFORM_USAGE)
+        self.pool.lock().expect("buffer pool poisoned").acquire(
+            &self.device,
+            &self.queue,
+            bytes,
+            UNIFORM_USAGE,
+        )
     }
 
     /// Hands a buffer back to the pool for reuse by a later allocation of the same size and usage.
     pub fn release(&self, buffer: wgpu::Buffer) {
-        self.pool.lock().expect("buffer pool poisoned").release(buffer);
+        self.pool
+            .lock()
+            .expect("buffer pool poisoned")
+            .release(buffer);
     }
 
     pub fn pool_stats(&self) -> PoolStats {
@@ -156,17 +194,30 @@ impl Gpu {
 
     /// Fails with a clear message when one binding would exceed the adapter's limit.
     pub fn check_binding_size(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
-        let limit = self.limits.max_storage_buffer_binding_size as u64;
+        let limit = self.limits.max_storage_buffer_binding_size;
         if bytes > limit {
-            return Err(GpuError::TooLarge { what: what.to_string(), needed: bytes, limit });
+            return Err(GpuError::TooLarge {
+                what: what.to_string(),
+                needed: bytes,
+                limit,
+            });
         }
         Ok(())
     }
 
     /// A dispatch of `kernel` over `workgroups`, binding `bindings` to @binding(0), (1), … of
     /// group 0 in order. Pipelines are cached; the bind group is made once, here, at plan-build time.
-    pub fn dispatch(&self, kernel: &Kernel, bindings: &[&BufView], workgroups: [u32; 3]) -> Command {
-        let pipeline = self.pipelines.lock().expect("pipeline cache poisoned").get(&self.device, kernel);
+    pub fn dispatch(
+        &self,
+        kernel: &Kernel,
+        bindings: &[&BufView],
+        workgroups: [u32; 3],
+    ) -> Command {
+        let pipeline = self
+            .pipelines
+            .lock()
+            .expect("pipeline cache poisoned")
+            .get(&self.device, kernel);
         let layout = pipeline.get_bind_group_layout(0);
         let entries: Vec<wgpu::BindGroupEntry> = bindings
             .iter()
@@ -185,12 +236,20 @@ impl Gpu {
             layout: &layout,
             entries: &entries,
         });
-        Command::Dispatch { pipeline, bind_group, workgroups }
+        Command::Dispatch {
+            pipeline,
+            bind_group,
+            workgroups,
+        }
     }
 
     /// Encodes `plans` in order into one command encoder and submits it once.
     pub fn submit(&self, plans: &[&Plan]) {
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("step"),
+            });
         for plan in plans {
             plan.encode(&mut encoder);
         }
@@ -199,7 +258,10 @@ impl Gpu {
 
     /// Number of distinct pipelines compiled so far.
     pub fn pipeline_count(&self) -> usize {
-        self.pipelines.lock().expect("pipeline cache poisoned").len()
+        self.pipelines
+            .lock()
+            .expect("pipeline cache poisoned")
+            .len()
     }
 }
 
@@ -224,7 +286,10 @@ pub struct OwnedBuffers {
 
 impl OwnedBuffers {
     pub fn new(gpu: &Arc<Gpu>) -> Self {
-        OwnedBuffers { gpu: gpu.clone(), buffers: Vec::new() }
+        OwnedBuffers {
+            gpu: gpu.clone(),
+            buffers: Vec::new(),
+        }
     }
 
     pub fn keep(&mut self, view: &BufView) {

@@ -16,7 +16,11 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(shader: &'static str) -> Self {
-        Kernel { shader, defines: Vec::new(), constants: Vec::new() }
+        Kernel {
+            shader,
+            defines: Vec::new(),
+            constants: Vec::new(),
+        }
     }
 
     pub fn define(mut self, name: &'static str) -> Self {
@@ -44,7 +48,11 @@ impl Kernel {
     }
 
     fn pipeline_key(&self) -> String {
-        let constants: Vec<String> = self.constants.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let constants: Vec<String> = self
+            .constants
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
         format!("{}{{{}}}", self.module_key(), constants.join(","))
     }
 }

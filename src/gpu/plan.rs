@@ -4,9 +4,23 @@
 
 #[derive(Clone, Debug)]
 pub enum Command {
-    Dispatch { pipeline: wgpu::ComputePipeline, bind_group: wgpu::BindGroup, workgroups: [u32; 3] },
-    Copy { src: wgpu::Buffer, src_offset: u64, dst: wgpu::Buffer, dst_offset: u64, bytes: u64 },
-    Clear { buffer: wgpu::Buffer, offset: u64, bytes: u64 },
+    Dispatch {
+        pipeline: wgpu::ComputePipeline,
+        bind_group: wgpu::BindGroup,
+        workgroups: [u32; 3],
+    },
+    Copy {
+        src: wgpu::Buffer,
+        src_offset: u64,
+        dst: wgpu::Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    },
+    Clear {
+        buffer: wgpu::Buffer,
+        offset: u64,
+        bytes: u64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -39,11 +53,18 @@ impl Plan {
     }
 
     pub fn clear(&mut self, view: &super::BufView) {
-        self.commands.push(Command::Clear { buffer: view.buffer.clone(), offset: view.offset, bytes: view.bytes() });
+        self.commands.push(Command::Clear {
+            buffer: view.buffer.clone(),
+            offset: view.offset,
+            bytes: view.bytes(),
+        });
     }
 
     pub fn dispatch_count(&self) -> usize {
-        self.commands.iter().filter(|c| matches!(c, Command::Dispatch { .. })).count()
+        self.commands
+            .iter()
+            .filter(|c| matches!(c, Command::Dispatch { .. }))
+            .count()
     }
 
     /// Consecutive dispatches share one compute pass (WebGPU orders and makes visible the writes of
@@ -53,19 +74,37 @@ impl Plan {
         while i < self.commands.len() {
             match &self.commands[i] {
                 Command::Dispatch { .. } => {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-                    while let Some(Command::Dispatch { pipeline, bind_group, workgroups }) = self.commands.get(i) {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    while let Some(Command::Dispatch {
+                        pipeline,
+                        bind_group,
+                        workgroups,
+                    }) = self.commands.get(i)
+                    {
                         pass.set_pipeline(pipeline);
                         pass.set_bind_group(0, bind_group, &[]);
                         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
                         i += 1;
                     }
                 }
-                Command::Copy { src, src_offset, dst, dst_offset, bytes } => {
+                Command::Copy {
+                    src,
+                    src_offset,
+                    dst,
+                    dst_offset,
+                    bytes,
+                } => {
                     encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes);
                     i += 1;
                 }
-                Command::Clear { buffer, offset, bytes } => {
+                Command::Clear {
+                    buffer,
+                    offset,
+                    bytes,
+                } => {
                     encoder.clear_buffer(buffer, *offset, Some(*bytes));
                     i += 1;
                 }

@@ -11,23 +11,39 @@ impl Gpu {
             return Ok(Vec::new());
         }
         let usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
-        let staging = self.pool.lock().expect("buffer pool poisoned").acquire(&self.device, &self.queue, bytes, usage);
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        let staging = self.pool.lock().expect("buffer pool poisoned").acquire(
+            &self.device,
+            &self.queue,
+            bytes,
+            usage,
+        );
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         encoder.copy_buffer_to_buffer(&view.buffer, view.offset, &staging, 0, bytes);
         self.queue.submit(Some(encoder.finish()));
 
         let (sender, receiver) = futures_channel::oneshot::channel();
-        staging.slice(..bytes).map_async(wgpu::MapMode::Read, move |result| {
-            let _ = sender.send(result);
-        });
+        staging
+            .slice(..bytes)
+            .map_async(wgpu::MapMode::Read, move |result| {
+                let _ = sender.send(result);
+            });
         #[cfg(not(target_arch = "wasm32"))]
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Readback(e.to_string()))?;
-        let mapped = receiver.await.map_err(|_| GpuError::Readback("the device was lost before the read finished".into()))?;
+        let mapped = receiver.await.map_err(|_| {
+            GpuError::Readback("the device was lost before the read finished".into())
+        })?;
         mapped.map_err(|e| GpuError::Readback(e.to_string()))?;
         let words = {
-            let range = staging.slice(..bytes).get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?;
+            let range = staging
+                .slice(..bytes)
+                .get_mapped_range()
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
             bytemuck::cast_slice::<u8, u32>(&range).to_vec()
         };
         staging.unmap();
@@ -36,6 +52,11 @@ impl Gpu {
     }
 
     pub async fn read_f32(&self, view: &BufView) -> Result<Vec<f32>, GpuError> {
-        Ok(self.read_words(view).await?.into_iter().map(f32::from_bits).collect())
+        Ok(self
+            .read_words(view)
+            .await?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect())
     }
 }

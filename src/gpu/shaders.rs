@@ -21,6 +21,17 @@ pub fn source(name: &str) -> &'static str {
 
 /// Every shader name, so a test can compile each one on the adapter at hand.
 pub const ALL: &[&str] = &[
-    "matmul", "relu", "binary", "scale", "fill", "bias", "reduce", "cross_entropy", "batch", "flat_reduce",
-    "sam_perturb", "optimizer", "metrics",
+    "matmul",
+    "relu",
+    "binary",
+    "scale",
+    "fill",
+    "bias",
+    "reduce",
+    "cross_entropy",
+    "batch",
+    "flat_reduce",
+    "sam_perturb",
+    "optimizer",
+    "metrics",
 ];

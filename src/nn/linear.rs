@@ -12,7 +12,9 @@ pub fn linear(g: &mut Graph, x: TensorId, weight: TensorId, bias: TensorId) -> T
 /// to U(−1/√fan_in, 1/√fan_in), and the same bound for the bias. Weight first, then bias.
 pub fn linear_init(rng: &mut Rng, fan_in: usize, fan_out: usize) -> (Vec<f32>, Vec<f32>) {
     let bound = 1.0 / (fan_in as f32).sqrt();
-    let weight = (0..fan_in * fan_out).map(|_| rng.uniform(-bound, bound)).collect();
+    let weight = (0..fan_in * fan_out)
+        .map(|_| rng.uniform(-bound, bound))
+        .collect();
     let bias = (0..fan_out).map(|_| rng.uniform(-bound, bound)).collect();
     (weight, bias)
 }

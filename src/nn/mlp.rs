@@ -15,13 +15,23 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn new(sizes: &[usize]) -> Self {
-        assert!(sizes.len() >= 2 && sizes.iter().all(|&s| s > 0), "an MLP needs at least input and output widths"); // ok: validated by the config
+        assert!(
+            sizes.len() >= 2 && sizes.iter().all(|&s| s > 0),
+            "an MLP needs at least input and output widths"
+        ); // ok: validated by the config
         let mut layout = ParamLayout::default();
         for (layer, pair) in sizes.windows(2).enumerate() {
-            layout.push(format!("{}.weight", 2 * layer), &[pair[1], pair[0]], ParamKind::Weight);
+            layout.push(
+                format!("{}.weight", 2 * layer),
+                &[pair[1], pair[0]],
+                ParamKind::Weight,
+            );
             layout.push(format!("{}.bias", 2 * layer), &[pair[1]], ParamKind::Bias);
         }
-        Mlp { sizes: sizes.to_vec(), layout }
+        Mlp {
+            sizes: sizes.to_vec(),
+            layout,
+        }
     }
 
     pub fn inputs(&self) -> usize {

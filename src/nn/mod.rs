@@ -14,13 +14,22 @@ use crate::gpu::BufView;
 
 /// Registers every tensor of `layout` as a parameter of `g`, with data in `params` and gradients
 /// written into `grads` (both flat buffers with the layout's offsets).
-pub fn bind_parameters(g: &mut Graph, layout: &ParamLayout, params: &BufView, grads: &BufView) -> Vec<TensorId> {
+pub fn bind_parameters(
+    g: &mut Graph,
+    layout: &ParamLayout,
+    params: &BufView,
+    grads: &BufView,
+) -> Vec<TensorId> {
     layout
         .specs
         .iter()
         .map(|spec| {
             let len = spec.len();
-            g.parameter(params.slice(spec.offset, len), grads.slice(spec.offset, len), &spec.shape)
+            g.parameter(
+                params.slice(spec.offset, len),
+                grads.slice(spec.offset, len),
+                &spec.shape,
+            )
         })
         .collect()
 }

@@ -42,7 +42,12 @@ impl ParamLayout {
     pub fn push(&mut self, name: impl Into<String>, shape: &[usize], kind: ParamKind) {
         let offset = self.total_len;
         let len: usize = shape.iter().product();
-        self.specs.push(ParamSpec { name: name.into(), shape: shape.to_vec(), offset, kind });
+        self.specs.push(ParamSpec {
+            name: name.into(),
+            shape: shape.to_vec(),
+            offset,
+            kind,
+        });
         self.total_len = offset + len.next_multiple_of(ALIGN_ELEMS);
     }
 

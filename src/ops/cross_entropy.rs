@@ -11,9 +11,18 @@ pub struct CrossEntropy {
 /// Mean cross-entropy of `logits` [rows, classes] against `labels` (u32 per row; values ≥ classes
 /// are ignored), with PyTorch's label smoothing. Numerically stable log-softmax; the gradient
 /// (softmax − smoothed one-hot)/valid comes from a kernel that reuses the forward's log-sum-exp.
-pub fn cross_entropy(g: &mut Graph, logits: TensorId, labels: &BufView, label_smoothing: f32) -> CrossEntropy {
+pub fn cross_entropy(
+    g: &mut Graph,
+    logits: TensorId,
+    labels: &BufView,
+    label_smoothing: f32,
+) -> CrossEntropy {
     let shape = g.shape(logits).to_vec();
-    assert_eq!(shape.len(), 2, "cross_entropy expects [rows, classes] logits"); // ok: graph-construction bug
+    assert_eq!(
+        shape.len(),
+        2,
+        "cross_entropy expects [rows, classes] logits"
+    ); // ok: graph-construction bug
     let (rows, classes) = (shape[0], shape[1]);
     let stats = g.alloc(4);
     let row_lse = g.alloc(rows);
@@ -21,9 +30,15 @@ pub fn cross_entropy(g: &mut Graph, logits: TensorId, labels: &BufView, label_sm
     let loss_view = stats.slice(0, 1);
     let loss = g.output_in(loss_view, &[1], &[logits]);
     let kernel = move |k: Kernel| {
-        k.constant("ROWS", rows as u32).constant("CLASSES", classes as u32).constant("SMOOTHING", label_smoothing)
+        k.constant("ROWS", rows as u32)
+            .constant("CLASSES", classes as u32)
+            .constant("SMOOTHING", label_smoothing)
     };
-    g.launch(&kernel(Kernel::new("cross_entropy").define("FORWARD")), &[&lv, labels, &stats, &row_lse], [1, 1, 1]);
+    g.launch(
+        &kernel(Kernel::new("cross_entropy").define("FORWARD")),
+        &[&lv, labels, &stats, &row_lse],
+        [1, 1, 1],
+    );
     let labels = labels.clone();
     let stats_for_backward = stats.clone();
     g.record(loss, move |g, dloss| {

@@ -7,10 +7,17 @@ pub fn relu(g: &mut Graph, x: TensorId) -> TensorId {
     let shape = g.shape(x).to_vec();
     let y = g.output(&shape, &[x]);
     let (xv, yv) = (g.data(x).clone(), g.data(y).clone());
-    launch_1d(g, Kernel::new("relu").define("FORWARD"), xv.len, &[&xv, &yv]);
+    launch_1d(
+        g,
+        Kernel::new("relu").define("FORWARD"),
+        xv.len,
+        &[&xv, &yv],
+    );
     g.record(y, move |g, dy| {
         let dy = dy.clone();
-        g.contribute_grad(x, |g, dx| launch_1d(g, Kernel::new("relu"), xv.len, &[&xv, &dy, dx]));
+        g.contribute_grad(x, |g, dx| {
+            launch_1d(g, Kernel::new("relu"), xv.len, &[&xv, &dy, dx])
+        });
     });
     y
 }
@@ -20,7 +27,12 @@ pub fn add(g: &mut Graph, a: TensorId, b: TensorId) -> TensorId {
     let shape = same_shape(g, a, b, "add");
     let out = g.output(&shape, &[a, b]);
     let (av, bv, ov) = (g.data(a).clone(), g.data(b).clone(), g.data(out).clone());
-    launch_1d(g, Kernel::new("binary").define("ADD"), ov.len, &[&av, &bv, &ov]);
+    launch_1d(
+        g,
+        Kernel::new("binary").define("ADD"),
+        ov.len,
+        &[&av, &bv, &ov],
+    );
     g.record(out, move |g, dy| {
         for input in [a, b] {
             g.contribute_grad(input, |g, dx| copy(g, dy, dx));
@@ -34,11 +46,30 @@ pub fn mul(g: &mut Graph, a: TensorId, b: TensorId) -> TensorId {
     let shape = same_shape(g, a, b, "mul");
     let out = g.output(&shape, &[a, b]);
     let (av, bv, ov) = (g.data(a).clone(), g.data(b).clone(), g.data(out).clone());
-    launch_1d(g, Kernel::new("binary").define("MUL"), ov.len, &[&av, &bv, &ov]);
+    launch_1d(
+        g,
+        Kernel::new("binary").define("MUL"),
+        ov.len,
+        &[&av, &bv, &ov],
+    );
     g.record(out, move |g, dy| {
         let dy = dy.clone();
-        g.contribute_grad(a, |g, da| launch_1d(g, Kernel::new("binary").define("MUL"), da.len, &[&dy, &bv, da]));
-        g.contribute_grad(b, |g, db| launch_1d(g, Kernel::new("binary").define("MUL"), db.len, &[&dy, &av, db]));
+        g.contribute_grad(a, |g, da| {
+            launch_1d(
+                g,
+                Kernel::new("binary").define("MUL"),
+                da.len,
+                &[&dy, &bv, da],
+            )
+        });
+        g.contribute_grad(b, |g, db| {
+            launch_1d(
+                g,
+                Kernel::new("binary").define("MUL"),
+                db.len,
+                &[&dy, &av, db],
+            )
+        });
     });
     out
 }
@@ -48,17 +79,29 @@ pub fn scale(g: &mut Graph, x: TensorId, s: f32) -> TensorId {
     let shape = g.shape(x).to_vec();
     let y = g.output(&shape, &[x]);
     let (xv, yv) = (g.data(x).clone(), g.data(y).clone());
-    launch_1d(g, Kernel::new("scale").constant("S", s), xv.len, &[&xv, &yv]);
+    launch_1d(
+        g,
+        Kernel::new("scale").constant("S", s),
+        xv.len,
+        &[&xv, &yv],
+    );
     g.record(y, move |g, dy| {
         let dy = dy.clone();
-        g.contribute_grad(x, |g, dx| launch_1d(g, Kernel::new("scale").constant("S", s), dx.len, &[&dy, dx]));
+        g.contribute_grad(x, |g, dx| {
+            launch_1d(g, Kernel::new("scale").constant("S", s), dx.len, &[&dy, dx])
+        });
     });
     y
 }
 
 /// acc += x (no tape entry: used by the tape itself to sum gradient contributions).
 pub fn add_inplace(g: &mut Graph, acc: &BufView, x: &BufView) {
-    launch_1d(g, Kernel::new("binary").define("ADD_INPLACE"), acc.len, &[acc, x]);
+    launch_1d(
+        g,
+        Kernel::new("binary").define("ADD_INPLACE"),
+        acc.len,
+        &[acc, x],
+    );
 }
 
 /// Sets every element of `y` to `value` (no tape entry).
@@ -67,7 +110,12 @@ pub fn fill(g: &mut Graph, y: &BufView, value: f32) {
 }
 
 fn copy(g: &mut Graph, src: &BufView, dst: &BufView) {
-    launch_1d(g, Kernel::new("scale").constant("S", 1.0), dst.len, &[src, dst]);
+    launch_1d(
+        g,
+        Kernel::new("scale").constant("S", 1.0),
+        dst.len,
+        &[src, dst],
+    );
 }
 
 fn same_shape(g: &Graph, a: TensorId, b: TensorId, op: &str) -> Vec<usize> {

@@ -21,13 +21,19 @@ const WG: u32 = 8;
 ///   TN: dA = B · dCᵀ (NT, giving [K,M]), dB = A · dC (NN)
 pub fn matmul(g: &mut Graph, a: TensorId, b: TensorId, layout: MatmulLayout) -> TensorId {
     let (sa, sb) = (g.shape(a).to_vec(), g.shape(b).to_vec());
-    assert!(sa.len() == 2 && sb.len() == 2, "matmul expects 2-D operands"); // ok: graph-construction bug
+    assert!(
+        sa.len() == 2 && sb.len() == 2,
+        "matmul expects 2-D operands"
+    ); // ok: graph-construction bug
     let (m, k, k2, n) = match layout {
         MatmulLayout::NN => (sa[0], sa[1], sb[0], sb[1]),
         MatmulLayout::NT => (sa[0], sa[1], sb[1], sb[0]),
         MatmulLayout::TN => (sa[1], sa[0], sb[0], sb[1]),
     };
-    assert_eq!(k, k2, "matmul inner dimensions differ: {sa:?} x {sb:?} ({layout:?})"); // ok: graph-construction bug
+    assert_eq!(
+        k, k2,
+        "matmul inner dimensions differ: {sa:?} x {sb:?} ({layout:?})"
+    ); // ok: graph-construction bug
     let c = g.output(&[m, n], &[a, b]);
     let (av, bv, cv) = (g.data(a).clone(), g.data(b).clone(), g.data(c).clone());
     matmul_into(g, &av, &bv, &cv, m, n, k, layout);
@@ -35,16 +41,28 @@ pub fn matmul(g: &mut Graph, a: TensorId, b: TensorId, layout: MatmulLayout) -> 
         let dc = dc.clone();
         match layout {
             MatmulLayout::NN => {
-                g.contribute_grad(a, |g, da| matmul_into(g, &dc, &bv, da, m, k, n, MatmulLayout::NT));
-                g.contribute_grad(b, |g, db| matmul_into(g, &av, &dc, db, k, n, m, MatmulLayout::TN));
+                g.contribute_grad(a, |g, da| {
+                    matmul_into(g, &dc, &bv, da, m, k, n, MatmulLayout::NT)
+                });
+                g.contribute_grad(b, |g, db| {
+                    matmul_into(g, &av, &dc, db, k, n, m, MatmulLayout::TN)
+                });
             }
             MatmulLayout::NT => {
-                g.contribute_grad(a, |g, da| matmul_into(g, &dc, &bv, da, m, k, n, MatmulLayout::NN));
-                g.contribute_grad(b, |g, db| matmul_into(g, &dc, &av, db, n, k, m, MatmulLayout::TN));
+                g.contribute_grad(a, |g, da| {
+                    matmul_into(g, &dc, &bv, da, m, k, n, MatmulLayout::NN)
+                });
+                g.contribute_grad(b, |g, db| {
+                    matmul_into(g, &dc, &av, db, n, k, m, MatmulLayout::TN)
+                });
             }
             MatmulLayout::TN => {
-                g.contribute_grad(a, |g, da| matmul_into(g, &bv, &dc, da, k, m, n, MatmulLayout::NT));
-                g.contribute_grad(b, |g, db| matmul_into(g, &av, &dc, db, k, n, m, MatmulLayout::NN));
+                g.contribute_grad(a, |g, da| {
+                    matmul_into(g, &bv, &dc, da, k, m, n, MatmulLayout::NT)
+                });
+                g.contribute_grad(b, |g, db| {
+                    matmul_into(g, &av, &dc, db, k, n, m, MatmulLayout::NN)
+                });
             }
         }
     });
@@ -54,7 +72,16 @@ pub fn matmul(g: &mut Graph, a: TensorId, b: TensorId, layout: MatmulLayout) -> 
 /// Records C[M,N] = op(A)·op(B) into `c` (no tape entry). vec4 loads are chosen per operand when
 /// its contiguous dimension is a multiple of 4.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_into(g: &mut Graph, a: &BufView, b: &BufView, c: &BufView, m: usize, n: usize, k: usize, layout: MatmulLayout) {
+pub fn matmul_into(
+    g: &mut Graph,
+    a: &BufView,
+    b: &BufView,
+    c: &BufView,
+    m: usize,
+    n: usize,
+    k: usize,
+    layout: MatmulLayout,
+) {
     let trans_a = layout == MatmulLayout::TN;
     let trans_b = layout == MatmulLayout::NT;
     let a_contiguous = if trans_a { m } else { k };
@@ -62,9 +89,9 @@ pub fn matmul_into(g: &mut Graph, a: &BufView, b: &BufView, c: &BufView, m: usiz
     let kernel = Kernel::new("matmul")
         .define_if(trans_a, "TRANS_A")
         .define_if(trans_b, "TRANS_B")
-        .define_if(a_contiguous % 4 == 0, "A_VEC4")
-        .define_if(b_contiguous % 4 == 0, "B_VEC4")
-        .define_if(n % 4 == 0, "C_VEC4")
+        .define_if(a_contiguous.is_multiple_of(4), "A_VEC4")
+        .define_if(b_contiguous.is_multiple_of(4), "B_VEC4")
+        .define_if(n.is_multiple_of(4), "C_VEC4")
         .constant("M", m as u32)
         .constant("N", n as u32)
         .constant("K", k as u32)
@@ -72,5 +99,9 @@ pub fn matmul_into(g: &mut Graph, a: &BufView, b: &BufView, c: &BufView, m: usiz
         .constant("WG_Y", WG);
     let tiles_n = n.div_ceil(4) as u32;
     let tiles_m = m.div_ceil(4) as u32;
-    g.launch(&kernel, &[a, b, c], [tiles_n.div_ceil(WG), tiles_m.div_ceil(WG), 1]);
+    g.launch(
+        &kernel,
+        &[a, b, c],
+        [tiles_n.div_ceil(WG), tiles_m.div_ceil(WG), 1],
+    );
 }

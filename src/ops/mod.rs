@@ -13,8 +13,8 @@ pub use elementwise::{add, add_inplace, fill, mul, relu, scale};
 pub use matmul::{matmul, matmul_into, MatmulLayout};
 pub use reduce::{mean, sum};
 
-use crate::gpu::{grid_1d, BufView, Kernel};
 use crate::autograd::Graph;
+use crate::gpu::{grid_1d, BufView, Kernel};
 
 /// Launches a 1-D elementwise kernel with `LEN` = `len` over `bindings`.
 fn launch_1d(g: &mut Graph, kernel: Kernel, len: usize, bindings: &[&BufView]) {

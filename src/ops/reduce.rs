@@ -22,7 +22,10 @@ fn reduce_all(g: &mut Graph, x: TensorId, s: f32) -> TensorId {
     g.record(out, move |g, dy| {
         let dy = dy.clone();
         g.contribute_grad(x, |g, dx| {
-            let kernel = Kernel::new("scale").define("BROADCAST").constant("LEN", dx.len as u32).constant("S", s);
+            let kernel = Kernel::new("scale")
+                .define("BROADCAST")
+                .constant("LEN", dx.len as u32)
+                .constant("S", s);
             g.launch(&kernel, &[&dy, dx], grid_1d(dx.len));
         });
     });
@@ -33,8 +36,13 @@ fn reduce_all(g: &mut Graph, x: TensorId, s: f32) -> TensorId {
 fn deterministic_sum(g: &mut Graph, x: &BufView, out: &BufView, s: f32) {
     let groups = x.len.div_ceil(CHUNK).max(1);
     let partials = g.alloc(groups);
-    let partial = Kernel::new("reduce").define("PARTIAL").constant("LEN", x.len as u32).constant("CHUNK", CHUNK as u32);
+    let partial = Kernel::new("reduce")
+        .define("PARTIAL")
+        .constant("LEN", x.len as u32)
+        .constant("CHUNK", CHUNK as u32);
     g.launch(&partial, &[x, &partials], [groups as u32, 1, 1]);
-    let total = Kernel::new("reduce").constant("LEN", groups as u32).constant("S", s);
+    let total = Kernel::new("reduce")
+        .constant("LEN", groups as u32)
+        .constant("S", s);
     g.launch(&total, &[&partials, out], [1, 1, 1]);
 }

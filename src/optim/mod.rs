@@ -57,11 +57,18 @@ impl OptimizerConfig {
                 Err(format!("{name} must be a finite number, got {v}"))
             }
         };
-        for (name, v) in [("lr", self.lr), ("momentum", self.momentum), ("weight_decay", self.weight_decay)] {
+        for (name, v) in [
+            ("lr", self.lr),
+            ("momentum", self.momentum),
+            ("weight_decay", self.weight_decay),
+        ] {
             finite(name, v)?;
         }
         if self.lr <= 0.0 {
-            return Err(format!("lr must be > 0, got {} (try 0.05 for SGD or 0.001 for Adam)", self.lr));
+            return Err(format!(
+                "lr must be > 0, got {} (try 0.05 for SGD or 0.001 for Adam)",
+                self.lr
+            ));
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(format!("momentum must be in [0, 1), got {}", self.momentum));
@@ -70,7 +77,10 @@ impl OptimizerConfig {
             return Err("nesterov needs the sgd optimizer with momentum > 0".into());
         }
         if self.weight_decay < 0.0 {
-            return Err(format!("weight_decay must be ≥ 0, got {}", self.weight_decay));
+            return Err(format!(
+                "weight_decay must be ≥ 0, got {}",
+                self.weight_decay
+            ));
         }
         for (name, v) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&v) {
@@ -118,18 +128,32 @@ impl Optimizer {
     pub fn new(gpu: &Arc<Gpu>, config: OptimizerConfig, params: &BufView, grads: &BufView) -> Self {
         let len = params.len;
         let uniforms = gpu.alloc_uniform(std::mem::size_of::<OptimizerUniforms>() as u64);
-        let uniform_view = BufView { buffer: uniforms.clone(), offset: 0, len: std::mem::size_of::<OptimizerUniforms>() / 4 };
+        let uniform_view = BufView {
+            buffer: uniforms.clone(),
+            offset: 0,
+            len: std::mem::size_of::<OptimizerUniforms>() / 4,
+        };
         let momentum = gpu.alloc(len);
         let (kernel, state) = match config.kind {
             OptimizerKind::Sgd => (Kernel::new("optimizer").define("SGD"), vec![momentum]),
             OptimizerKind::Adam => (Kernel::new("optimizer"), vec![momentum, gpu.alloc(len)]),
-            OptimizerKind::AdamW => (Kernel::new("optimizer").define("ADAMW"), vec![momentum, gpu.alloc(len)]),
+            OptimizerKind::AdamW => (
+                Kernel::new("optimizer").define("ADAMW"),
+                vec![momentum, gpu.alloc(len)],
+            ),
         };
         let mut bindings: Vec<&BufView> = vec![params, grads, &uniform_view];
         bindings.extend(state.iter());
         let mut plan = Plan::new();
         plan.push(gpu.dispatch(&kernel.constant("LEN", len as u32), &bindings, grid_1d(len)));
-        Optimizer { config, steps: 0, gpu: gpu.clone(), uniforms, state, plan }
+        Optimizer {
+            config,
+            steps: 0,
+            gpu: gpu.clone(),
+            uniforms,
+            state,
+            plan,
+        }
     }
 
     /// Writes this step's hyperparameters (learning rate `lr`, step count, bias corrections) for
@@ -153,14 +177,20 @@ impl Optimizer {
             bias_correction2_sqrt: bias_correction2.sqrt() as f32,
             pad: [0.0; 2],
         };
-        self.gpu.queue.write_buffer(&self.uniforms, 0, bytemuck::bytes_of(&uniforms));
+        self.gpu
+            .queue
+            .write_buffer(&self.uniforms, 0, bytemuck::bytes_of(&uniforms));
     }
 
     /// Forgets momentum and moments (a fresh optimizer on the same parameters).
     pub fn reset_state(&mut self) {
         self.steps = 0;
         for view in &self.state {
-            self.gpu.queue.write_buffer(&view.buffer, view.offset, &vec![0u8; view.bytes() as usize]);
+            self.gpu.queue.write_buffer(
+                &view.buffer,
+                view.offset,
+                &vec![0u8; view.bytes() as usize],
+            );
         }
     }
 }

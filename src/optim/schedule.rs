@@ -1,7 +1,8 @@
 /// Learning-rate schedules, evaluated on the host per step (one uniform write, no GPU work).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Schedule {
+    #[default]
     Constant,
     /// PyTorch StepLR stepped per epoch: lr · gamma^⌊epoch / step_epochs⌋.
     Step { step_epochs: u32, gamma: f64 },
@@ -9,17 +10,13 @@ pub enum Schedule {
     Cosine { warmup_steps: u64 },
 }
 
-impl Default for Schedule {
-    fn default() -> Self {
-        Schedule::Constant
-    }
-}
-
 impl Schedule {
     /// Parses the CLI form: `constant`, `step:EPOCHS:GAMMA`, `cosine` or `cosine:WARMUP_STEPS`.
     pub fn parse(text: &str) -> Result<Schedule, String> {
         let parts: Vec<&str> = text.split(':').collect();
-        let bad = || format!("unknown schedule {text:?}: use constant, step:EPOCHS:GAMMA (e.g. step:2:0.1), or cosine[:WARMUP_STEPS]");
+        let bad = || {
+            format!("unknown schedule {text:?}: use constant, step:EPOCHS:GAMMA (e.g. step:2:0.1), or cosine[:WARMUP_STEPS]")
+        };
         let schedule = match parts.as_slice() {
             ["constant"] => Schedule::Constant,
             ["step", epochs, gamma] => Schedule::Step {
@@ -27,7 +24,9 @@ impl Schedule {
                 gamma: gamma.parse().map_err(|_| bad())?,
             },
             ["cosine"] => Schedule::Cosine { warmup_steps: 0 },
-            ["cosine", warmup] => Schedule::Cosine { warmup_steps: warmup.parse().map_err(|_| bad())? },
+            ["cosine", warmup] => Schedule::Cosine {
+                warmup_steps: warmup.parse().map_err(|_| bad())?,
+            },
             _ => return Err(bad()),
         };
         schedule.validate()?;
@@ -83,8 +82,12 @@ mod tests {
 
     #[test]
     fn bad_schedules_are_rejected_with_the_fix() {
-        assert!(Schedule::parse("linear").unwrap_err().contains("use constant"));
-        assert!(Schedule::parse("step:0:0.1").unwrap_err().contains("step_epochs"));
+        assert!(Schedule::parse("linear")
+            .unwrap_err()
+            .contains("use constant"));
+        assert!(Schedule::parse("step:0:0.1")
+            .unwrap_err()
+            .contains("step_epochs"));
         assert!(Schedule::parse("step:2:-1").is_err());
     }
 }

@@ -37,7 +37,9 @@ impl SamKind {
             "sam" => Ok(SamKind::Sam),
             "asam" => Ok(SamKind::Asam),
             "asam-davda54" => Ok(SamKind::AsamDavda54),
-            other => Err(format!("unknown SAM mode {other:?}: use none, sam, asam or asam-davda54")),
+            other => Err(format!(
+                "unknown SAM mode {other:?}: use none, sam, asam or asam-davda54"
+            )),
         }
     }
 
@@ -75,7 +77,11 @@ pub struct SamConfig {
 
 impl Default for SamConfig {
     fn default() -> Self {
-        SamConfig { kind: SamKind::None, rho: None, eta: None }
+        SamConfig {
+            kind: SamKind::None,
+            rho: None,
+            eta: None,
+        }
     }
 }
 
@@ -95,7 +101,9 @@ impl SamConfig {
         }
         let eta = self.eta();
         if !(eta.is_finite() && eta >= 0.0) {
-            return Err(format!("eta must be a finite number ≥ 0, got {eta} (ASAM's default is 0.01)"));
+            return Err(format!(
+                "eta must be a finite number ≥ 0, got {eta} (ASAM's default is 0.01)"
+            ));
         }
         Ok(())
     }
@@ -103,9 +111,18 @@ impl SamConfig {
     fn perturbation(&self) -> Option<Perturbation> {
         match self.kind {
             SamKind::None => None,
-            SamKind::Sam => Some(Perturbation { adaptive: None, xi: 1e-12 }),
-            SamKind::Asam => Some(Perturbation { adaptive: Some((self.eta() as f32, true)), xi: 1e-16 }),
-            SamKind::AsamDavda54 => Some(Perturbation { adaptive: Some((0.0, false)), xi: 1e-12 }),
+            SamKind::Sam => Some(Perturbation {
+                adaptive: None,
+                xi: 1e-12,
+            }),
+            SamKind::Asam => Some(Perturbation {
+                adaptive: Some((self.eta() as f32, true)),
+                xi: 1e-16,
+            }),
+            SamKind::AsamDavda54 => Some(Perturbation {
+                adaptive: Some((0.0, false)),
+                xi: 1e-12,
+            }),
         }
     }
 }
@@ -158,7 +175,13 @@ pub struct SamUniforms {
 }
 
 /// Records one training step in the loop's order. `scratch` receives the partial-sum buffers.
-pub fn build_step(gpu: &Arc<Gpu>, config: &SamConfig, flat: &FlatBuffers, parts: &StepParts, scratch: &mut Vec<BufView>) -> Plan {
+pub fn build_step(
+    gpu: &Arc<Gpu>,
+    config: &SamConfig,
+    flat: &FlatBuffers,
+    parts: &StepParts,
+    scratch: &mut Vec<BufView>,
+) -> Plan {
     let mut plan = Plan::new();
     plan.extend(parts.load_batch.clone());
     plan.extend(parts.pass_into_grad0.clone()); // DIR: d = g0
@@ -169,7 +192,14 @@ pub fn build_step(gpu: &Arc<Gpu>, config: &SamConfig, flat: &FlatBuffers, parts:
         Some(rule) => {
             plan.push(perturb(gpu, flat, rule));
             plan.extend(parts.pass_into_grad1.clone());
-            plan.extend(dots(gpu, flat.grad0, flat.grad1, flat.scalars, DOTS_SLOT, scratch));
+            plan.extend(dots(
+                gpu,
+                flat.grad0,
+                flat.grad1,
+                flat.scalars,
+                DOTS_SLOT,
+                scratch,
+            ));
             plan.copy(flat.saved, flat.params); // restore by copy
             plan.extend(parts.optimizer_update.clone()); // COMBINE: G = g1
         }
@@ -188,14 +218,29 @@ pub fn update_gradient<'a>(config: &SamConfig, flat: &FlatBuffers<'a>) -> &'a Bu
 }
 
 /// ‖T⊙g0‖² and ‖g0‖² into scalars[NORMS_SLOT].
-fn norms(gpu: &Arc<Gpu>, flat: &FlatBuffers, perturbation: Option<Perturbation>, scratch: &mut Vec<BufView>) -> Plan {
+fn norms(
+    gpu: &Arc<Gpu>,
+    flat: &FlatBuffers,
+    perturbation: Option<Perturbation>,
+    scratch: &mut Vec<BufView>,
+) -> Plan {
     let len = flat.grad0.len;
     let groups = len.div_ceil(CHUNK).max(1);
     let partials = gpu.alloc(groups * 4);
-    let mut kernel = Kernel::new("flat_reduce").define("NORMS").constant("LEN", len as u32).constant("CHUNK", CHUNK as u32);
+    let mut kernel = Kernel::new("flat_reduce")
+        .define("NORMS")
+        .constant("LEN", len as u32)
+        .constant("CHUNK", CHUNK as u32);
     let mut bindings = vec![flat.grad0, &partials];
-    if let Some(Perturbation { adaptive: Some((eta, weights_only)), .. }) = perturbation {
-        kernel = kernel.define("ADAPTIVE").constant("ETA", eta).constant("WEIGHTS_ONLY", weights_only as u32);
+    if let Some(Perturbation {
+        adaptive: Some((eta, weights_only)),
+        ..
+    }) = perturbation
+    {
+        kernel = kernel
+            .define("ADAPTIVE")
+            .constant("ETA", eta)
+            .constant("WEIGHTS_ONLY", weights_only as u32);
         bindings.extend([flat.params, flat.weight_mask]);
     }
     let mut plan = Plan::new();
@@ -206,10 +251,20 @@ fn norms(gpu: &Arc<Gpu>, flat: &FlatBuffers, perturbation: Option<Perturbation>,
 }
 
 /// ⟨a, b⟩ and ‖b‖² into scalars[slot].
-fn dots(gpu: &Arc<Gpu>, a: &BufView, b: &BufView, scalars: &BufView, slot: u32, scratch: &mut Vec<BufView>) -> Plan {
+fn dots(
+    gpu: &Arc<Gpu>,
+    a: &BufView,
+    b: &BufView,
+    scalars: &BufView,
+    slot: u32,
+    scratch: &mut Vec<BufView>,
+) -> Plan {
     let groups = a.len.div_ceil(CHUNK).max(1);
     let partials = gpu.alloc(groups * 4);
-    let kernel = Kernel::new("flat_reduce").define("DOTS").constant("LEN", a.len as u32).constant("CHUNK", CHUNK as u32);
+    let kernel = Kernel::new("flat_reduce")
+        .define("DOTS")
+        .constant("LEN", a.len as u32)
+        .constant("CHUNK", CHUNK as u32);
     let mut plan = Plan::new();
     plan.push(gpu.dispatch(&kernel, &[a, b, &partials], [groups as u32, 1, 1]));
     plan.push(final_sum(gpu, &partials, groups, scalars, slot));
@@ -217,18 +272,39 @@ fn dots(gpu: &Arc<Gpu>, a: &BufView, b: &BufView, scalars: &BufView, slot: u32, 
     plan
 }
 
-fn final_sum(gpu: &Arc<Gpu>, partials: &BufView, groups: usize, scalars: &BufView, slot: u32) -> crate::gpu::Command {
-    let kernel = Kernel::new("flat_reduce").define("FINAL").constant("LEN", groups as u32).constant("SLOT", slot);
+fn final_sum(
+    gpu: &Arc<Gpu>,
+    partials: &BufView,
+    groups: usize,
+    scalars: &BufView,
+    slot: u32,
+) -> crate::gpu::Command {
+    let kernel = Kernel::new("flat_reduce")
+        .define("FINAL")
+        .constant("LEN", groups as u32)
+        .constant("SLOT", slot);
     gpu.dispatch(&kernel, &[partials, scalars], [1, 1, 1])
 }
 
 /// saved = w; w += ε (d = g0).
 fn perturb(gpu: &Arc<Gpu>, flat: &FlatBuffers, rule: Perturbation) -> crate::gpu::Command {
     let len = flat.params.len;
-    let mut kernel = Kernel::new("sam_perturb").constant("LEN", len as u32).constant("XI", rule.xi).constant("NORM_SLOT", NORMS_SLOT);
-    let mut bindings = vec![flat.params, flat.saved, flat.grad0, flat.scalars, flat.sam_uniforms];
+    let mut kernel = Kernel::new("sam_perturb")
+        .constant("LEN", len as u32)
+        .constant("XI", rule.xi)
+        .constant("NORM_SLOT", NORMS_SLOT);
+    let mut bindings = vec![
+        flat.params,
+        flat.saved,
+        flat.grad0,
+        flat.scalars,
+        flat.sam_uniforms,
+    ];
     if let Some((eta, weights_only)) = rule.adaptive {
-        kernel = kernel.define("ADAPTIVE").constant("ETA", eta).constant("WEIGHTS_ONLY", weights_only as u32);
+        kernel = kernel
+            .define("ADAPTIVE")
+            .constant("ETA", eta)
+            .constant("WEIGHTS_ONLY", weights_only as u32);
         bindings.push(flat.weight_mask);
     }
     gpu.dispatch(&kernel, &bindings, grid_1d(len))

@@ -10,7 +10,11 @@ pub enum CheckpointError {
     #[error("checkpoint has no tensor {name:?} (the model expects {expected:?}); was it saved from a different model?")]
     Missing { name: String, expected: Vec<usize> },
     #[error("checkpoint tensor {name:?} has shape {found:?} but the model expects {expected:?}; pick the model that wrote it (e.g. matching --hidden widths)")]
-    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    Shape {
+        name: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
     #[error("checkpoint tensor {name:?} is {dtype}, expected F32")]
     Dtype { name: String, dtype: String },
     #[error("checkpoint tensor {name:?} contains a non-finite value at element {index}")]
@@ -24,13 +28,20 @@ pub fn to_safetensors(layout: &ParamLayout, flat: &[f32]) -> Vec<u8> {
     let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = layout
         .specs
         .iter()
-        .map(|spec| (spec.name.clone(), bytemuck::cast_slice(layout.tensor(flat, spec)).to_vec(), spec.shape.clone()))
+        .map(|spec| {
+            (
+                spec.name.clone(),
+                bytemuck::cast_slice(layout.tensor(flat, spec)).to_vec(),
+                spec.shape.clone(),
+            )
+        })
         .collect();
     let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
         .iter()
         .map(|(name, bytes, shape)| {
-            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-                .expect("shape and byte length agree by construction");
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .expect("shape and byte length agree by construction");
             (name.clone(), view)
         })
         .collect();
@@ -39,14 +50,21 @@ pub fn to_safetensors(layout: &ParamLayout, flat: &[f32]) -> Vec<u8> {
 
 /// Reads a checkpoint into a flat vector for `layout`, checking every name, dtype and shape.
 pub fn from_safetensors(layout: &ParamLayout, bytes: &[u8]) -> Result<Vec<f32>, CheckpointError> {
-    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format(e.to_string()))?;
+    let file = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| CheckpointError::Format(e.to_string()))?;
     let mut flat = vec![0.0f32; layout.total_len];
     for spec in &layout.specs {
         let tensor = file
             .tensor(&spec.name)
-            .map_err(|_| CheckpointError::Missing { name: spec.name.clone(), expected: spec.shape.clone() })?;
+            .map_err(|_| CheckpointError::Missing {
+                name: spec.name.clone(),
+                expected: spec.shape.clone(),
+            })?;
         if tensor.dtype() != safetensors::Dtype::F32 {
-            return Err(CheckpointError::Dtype { name: spec.name.clone(), dtype: format!("{:?}", tensor.dtype()) });
+            return Err(CheckpointError::Dtype {
+                name: spec.name.clone(),
+                dtype: format!("{:?}", tensor.dtype()),
+            });
         }
         if tensor.shape() != spec.shape.as_slice() {
             return Err(CheckpointError::Shape {
@@ -56,16 +74,30 @@ pub fn from_safetensors(layout: &ParamLayout, bytes: &[u8]) -> Result<Vec<f32>, 
             });
         }
         let target = &mut flat[spec.offset..spec.offset + spec.len()];
-        for (i, (chunk, out)) in tensor.data().chunks_exact(4).zip(target.iter_mut()).enumerate() {
+        for (i, (chunk, out)) in tensor
+            .data()
+            .chunks_exact(4)
+            .zip(target.iter_mut())
+            .enumerate()
+        {
             let value = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
             if !value.is_finite() {
-                return Err(CheckpointError::NonFinite { name: spec.name.clone(), index: i });
+                return Err(CheckpointError::NonFinite {
+                    name: spec.name.clone(),
+                    index: i,
+                });
             }
             *out = value;
         }
     }
-    if let Some(extra) = file.names().into_iter().find(|name| layout.get(name).is_none()) {
-        return Err(CheckpointError::Unexpected { name: extra.to_string() });
+    if let Some(extra) = file
+        .names()
+        .into_iter()
+        .find(|name| layout.get(name).is_none())
+    {
+        return Err(CheckpointError::Unexpected {
+            name: extra.to_string(),
+        });
     }
     Ok(flat)
 }
@@ -75,8 +107,14 @@ pub fn from_safetensors(layout: &ParamLayout, bytes: &[u8]) -> Result<Vec<f32>, 
 #[cfg(not(target_arch = "wasm32"))]
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "checkpoint".into());
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "checkpoint".into());
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;

@@ -35,7 +35,14 @@ pub struct StepEngine {
 }
 
 impl StepEngine {
-    pub fn new(gpu: &Arc<Gpu>, model: &Mlp, config: &TrainConfig, initial: &[f32], batch: &Batch, load_batch: Plan) -> Self {
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        model: &Mlp,
+        config: &TrainConfig,
+        initial: &[f32],
+        batch: &Batch,
+        load_batch: Plan,
+    ) -> Self {
         let layout = &model.layout;
         let len = layout.total_len;
         let mut owned = OwnedBuffers::new(gpu);
@@ -45,17 +52,26 @@ impl StepEngine {
             view
         };
         let params = alloc(len);
-        gpu.queue.write_buffer(&params.buffer, 0, bytemuck::cast_slice(initial));
+        gpu.queue
+            .write_buffer(&params.buffer, 0, bytemuck::cast_slice(initial));
         let grad0 = alloc(len);
         let grad1 = alloc(len);
         let saved = alloc(len);
         let weight_mask = alloc(len);
-        gpu.queue.write_buffer(&weight_mask.buffer, 0, bytemuck::cast_slice(&layout.weight_mask()));
+        gpu.queue.write_buffer(
+            &weight_mask.buffer,
+            0,
+            bytemuck::cast_slice(&layout.weight_mask()),
+        );
         let scalars = alloc(sam::SCALARS_LEN);
         let train_metrics = alloc(METRICS_LEN);
         let sam_uniforms = gpu.alloc_uniform(16);
         owned.keep_buffer(&sam_uniforms);
-        let sam_uniform_view = BufView { buffer: sam_uniforms.clone(), offset: 0, len: 4 };
+        let sam_uniform_view = BufView {
+            buffer: sam_uniforms.clone(),
+            offset: 0,
+            len: 4,
+        };
 
         let smoothing = config.label_smoothing as f32;
         let mut graphs = Vec::new();
@@ -83,7 +99,12 @@ impl StepEngine {
             scalars: &scalars,
             sam_uniforms: &sam_uniform_view,
         };
-        let optimizer = Optimizer::new(gpu, config.optimizer.clone(), &params, sam::update_gradient(&config.sam, &flat));
+        let optimizer = Optimizer::new(
+            gpu,
+            config.optimizer.clone(),
+            &params,
+            sam::update_gradient(&config.sam, &flat),
+        );
         let uses_sam = config.sam.kind != SamKind::None;
         let mut accumulate_metrics = Plan::new();
         let metrics_kernel = Kernel::new("metrics").define_if(uses_sam, "SAM");
@@ -125,8 +146,13 @@ impl StepEngine {
     }
 
     pub fn set_rho(&self, rho: f64) {
-        let uniforms = SamUniforms { rho: rho as f32, pad: [0.0; 3] };
-        self.gpu.queue.write_buffer(&self.sam_uniforms, 0, bytemuck::bytes_of(&uniforms));
+        let uniforms = SamUniforms {
+            rho: rho as f32,
+            pad: [0.0; 3],
+        };
+        self.gpu
+            .queue
+            .write_buffer(&self.sam_uniforms, 0, bytemuck::bytes_of(&uniforms));
     }
 
     /// One step at learning rate `lr`: one command encoder, one submission.

@@ -90,10 +90,16 @@ impl TrainConfig {
             return Err(format!("hidden widths must be ≥ 1, got {:?}", self.hidden));
         }
         if !(self.label_noise.is_finite() && (0.0..1.0).contains(&self.label_noise)) {
-            return Err(format!("label_noise must be in [0, 1), got {}", self.label_noise));
+            return Err(format!(
+                "label_noise must be in [0, 1), got {}",
+                self.label_noise
+            ));
         }
         if !(self.label_smoothing.is_finite() && (0.0..1.0).contains(&self.label_smoothing)) {
-            return Err(format!("label_smoothing must be in [0, 1), got {}", self.label_smoothing));
+            return Err(format!(
+                "label_smoothing must be in [0, 1), got {}",
+                self.label_smoothing
+            ));
         }
         Ok(())
     }
@@ -151,7 +157,12 @@ pub struct Trainer {
 impl Trainer {
     /// Uploads the data set, builds every plan and initialises the weights (PyTorch's default
     /// init from `config.seed`, or `init` when given as a flat vector in the model's layout).
-    pub fn new(gpu: &Arc<Gpu>, config: TrainConfig, dataset: &Dataset, init: Option<&[f32]>) -> Result<Trainer, TrainError> {
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        config: TrainConfig,
+        dataset: &Dataset,
+        init: Option<&[f32]>,
+    ) -> Result<Trainer, TrainError> {
         config.validate().map_err(TrainError::Config)?;
         if dataset.train.count < config.batch_size {
             return Err(TrainError::Config(format!(
@@ -167,19 +178,28 @@ impl Trainer {
         let len = layout.total_len;
         gpu.check_binding_size("the parameter vector", len as u64 * 4)?;
 
-        let noisy_labels = with_label_noise(&dataset.train.labels, config.label_noise, dataset.classes, config.seed);
+        let noisy_labels = with_label_noise(
+            &dataset.train.labels,
+            config.label_noise,
+            dataset.classes,
+            config.seed,
+        );
         let train_split = GpuSplit::upload(gpu, &dataset.train, &noisy_labels)?;
         let test_split = GpuSplit::upload(gpu, &dataset.test, &dataset.test.labels)?;
 
         let initial = match init {
             Some(flat) if flat.len() == len => flat.to_vec(),
             Some(flat) => {
-                return Err(TrainError::Config(format!("initial weights have {} values, the model needs {len}", flat.len())))
+                return Err(TrainError::Config(format!(
+                    "initial weights have {} values, the model needs {len}",
+                    flat.len()
+                )))
             }
             None => model.init(config.seed),
         };
         let mut owned = OwnedBuffers::new(gpu);
-        let (batch, load_batch) = train_split.gather_plan(config.batch_size, dataset.mean, dataset.std);
+        let (batch, load_batch) =
+            train_split.gather_plan(config.batch_size, dataset.mean, dataset.std);
         owned.keep(&batch.x);
         owned.keep(&batch.labels);
         let engine = StepEngine::new(gpu, &model, &config, &initial, &batch, load_batch);
@@ -197,7 +217,11 @@ impl Trainer {
         let tensors = bind_parameters(&mut g, &layout, &params, &engine.grad0);
         let logits = model.forward(&mut g, x, &tensors);
         let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
-        g.launch(&Kernel::new("metrics").define("EVAL"), &[&loss.stats, &eval_metrics], [1, 1, 1]);
+        g.launch(
+            &Kernel::new("metrics").define("EVAL"),
+            &[&loss.stats, &eval_metrics],
+            [1, 1, 1],
+        );
         let built = g.finish();
         let mut eval_plan = eval_load;
         eval_plan.extend(built.plan.clone());
@@ -244,13 +268,20 @@ impl Trainer {
 
     /// Learning rate the next step uses.
     pub fn learning_rate(&self) -> f64 {
-        self.config.schedule.lr_at(self.base_lr, self.step, self.total_steps(), self.steps_per_epoch)
+        self.config.schedule.lr_at(
+            self.base_lr,
+            self.step,
+            self.total_steps(),
+            self.steps_per_epoch,
+        )
     }
 
     /// Changes the base learning rate (the schedule scales it from the next step on).
     pub fn set_learning_rate(&mut self, lr: f64) -> Result<(), TrainError> {
         if !(lr.is_finite() && lr > 0.0) {
-            return Err(TrainError::Config(format!("lr must be a finite number > 0, got {lr}")));
+            return Err(TrainError::Config(format!(
+                "lr must be a finite number > 0, got {lr}"
+            )));
         }
         self.base_lr = lr;
         Ok(())
@@ -259,7 +290,9 @@ impl Trainer {
     /// Changes ρ from the next step on.
     pub fn set_rho(&mut self, rho: f64) -> Result<(), TrainError> {
         if !(rho.is_finite() && rho >= 0.0) {
-            return Err(TrainError::Config(format!("rho must be a finite number ≥ 0, got {rho}")));
+            return Err(TrainError::Config(format!(
+                "rho must be a finite number ≥ 0, got {rho}"
+            )));
         }
         self.rho = rho;
         self.engine.set_rho(rho);
@@ -272,7 +305,8 @@ impl Trainer {
         if in_epoch == 0 {
             self.start_epoch();
         }
-        self.train_split.set_cursor(in_epoch as usize * self.config.batch_size);
+        self.train_split
+            .set_cursor(in_epoch as usize * self.config.batch_size);
         let lr = self.learning_rate();
         self.engine.step(lr);
         self.step += 1;
@@ -289,16 +323,34 @@ impl Trainer {
     /// Reads and resets the training metrics accumulated since the last call.
     pub async fn take_train_metrics(&mut self) -> Result<TrainMetrics, TrainError> {
         let acc = self.gpu.read_f32(&self.engine.train_metrics).await?;
-        self.gpu.queue.write_buffer(&self.engine.train_metrics.buffer, 0, &[0u8; METRICS_LEN * 4]);
+        self.gpu.queue.write_buffer(
+            &self.engine.train_metrics.buffer,
+            0,
+            &[0u8; METRICS_LEN * 4],
+        );
         let steps = acc[3].max(0.0) as u64;
-        let per_step = |v: f32| if steps > 0 { v as f64 / steps as f64 } else { 0.0 };
+        let per_step = |v: f32| {
+            if steps > 0 {
+                v as f64 / steps as f64
+            } else {
+                0.0
+            }
+        };
         let rows = acc[2] as f64;
         let uses_sam = self.config.sam.kind != SamKind::None;
         Ok(TrainMetrics {
             steps,
             samples: rows as u64,
-            loss: if rows > 0.0 { acc[0] as f64 / rows } else { 0.0 },
-            accuracy: if rows > 0.0 { acc[1] as f64 / rows } else { 0.0 },
+            loss: if rows > 0.0 {
+                acc[0] as f64 / rows
+            } else {
+                0.0
+            },
+            accuracy: if rows > 0.0 {
+                acc[1] as f64 / rows
+            } else {
+                0.0
+            },
             grad_norm: per_step(acc[5]),
             sharpness: uses_sam.then(|| per_step(acc[4])),
             cos_g0_g1: uses_sam.then(|| per_step(acc[6])),
@@ -308,7 +360,9 @@ impl Trainer {
 
     /// Loss and accuracy on the whole test split.
     pub async fn evaluate(&mut self) -> Result<EvalMetrics, TrainError> {
-        self.gpu.queue.write_buffer(&self.eval_metrics.buffer, 0, &[0u8; 16]);
+        self.gpu
+            .queue
+            .write_buffer(&self.eval_metrics.buffer, 0, &[0u8; 16]);
         for start in (0..self.test_split.count).step_by(self.eval_rows) {
             self.test_split.set_cursor(start);
             self.gpu.submit(&[&self.eval_plan]);
@@ -317,8 +371,16 @@ impl Trainer {
         let rows = acc[2] as f64;
         Ok(EvalMetrics {
             samples: rows as u64,
-            loss: if rows > 0.0 { acc[0] as f64 / rows } else { 0.0 },
-            accuracy: if rows > 0.0 { acc[1] as f64 / rows } else { 0.0 },
+            loss: if rows > 0.0 {
+                acc[0] as f64 / rows
+            } else {
+                0.0
+            },
+            accuracy: if rows > 0.0 {
+                acc[1] as f64 / rows
+            } else {
+                0.0
+            },
             nonfinite_rows: acc[3] as u64,
         })
     }
@@ -331,15 +393,24 @@ impl Trainer {
     /// Replaces the weights and forgets the optimizer state.
     pub fn set_weights(&mut self, flat: &[f32]) -> Result<(), TrainError> {
         if flat.len() != self.params.len {
-            return Err(TrainError::Config(format!("weights have {} values, the model needs {}", flat.len(), self.params.len)));
+            return Err(TrainError::Config(format!(
+                "weights have {} values, the model needs {}",
+                flat.len(),
+                self.params.len
+            )));
         }
-        self.gpu.queue.write_buffer(&self.params.buffer, 0, bytemuck::cast_slice(flat));
+        self.gpu
+            .queue
+            .write_buffer(&self.params.buffer, 0, bytemuck::cast_slice(flat));
         self.engine.optimizer.reset_state();
         Ok(())
     }
 
     pub async fn save_safetensors(&self) -> Result<Vec<u8>, TrainError> {
-        Ok(checkpoint::to_safetensors(&self.model.layout, &self.weights().await?))
+        Ok(checkpoint::to_safetensors(
+            &self.model.layout,
+            &self.weights().await?,
+        ))
     }
 
     pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), TrainError> {

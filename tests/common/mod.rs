@@ -9,7 +9,8 @@ use samlab::gpu::Gpu;
 /// fails: the suite never skips itself green.
 pub fn gpu() -> Arc<Gpu> {
     std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
-    pollster::block_on(Gpu::new()).expect("a GPU adapter is required for these tests (install mesa-vulkan-drivers)")
+    pollster::block_on(Gpu::new())
+        .expect("a GPU adapter is required for these tests (install mesa-vulkan-drivers)")
 }
 
 /// Deterministic test data (splitmix64), independent of the crate's own RNG.
@@ -40,7 +41,13 @@ impl TestRng {
 
 /// Asserts |a − b| ≤ atol + rtol·|b| elementwise, naming the first element that differs.
 pub fn assert_close(what: &str, got: &[f32], want: &[f64], rtol: f64, atol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs expected {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs expected {}",
+        got.len(),
+        want.len()
+    );
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g as f64 - w).abs();
         assert!(
