@@ -4,6 +4,8 @@
 // ADAM:  g ← g + wd·w (coupled, torch.optim.Adam); ADAMW: w ← w·(1 − lr·wd) (decoupled).
 //        m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; w ← w − step_size · m / (√v / √bc2 + eps),
 //        step_size = lr / bc1, computed on the CPU in f64 with the step count.
+// FROM_SAVED: the update starts from `saved` (SAM's weights before the perturbation) instead of
+// w, which fuses SAM's restore-by-copy into the update: w ← opt(saved, G), exact, one pass fewer.
 
 override LEN: u32;
 
@@ -29,12 +31,23 @@ struct OptimizerUniforms {
 //#if !SGD
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 //#endif
+//#if FROM_SAVED
+//#if SGD
+@group(0) @binding(4) var<storage, read> saved: array<f32>;
+//#else
+@group(0) @binding(5) var<storage, read> saved: array<f32>;
+//#endif
+//#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let i = (wg.y * nwg.x + wg.x) * 256u + lane;
     if (i >= LEN) { return; }
+//#if FROM_SAVED
+    var wi = saved[i];
+//#else
     var wi = w[i];
+//#endif
 //#if SGD
     var d = g[i] + u.weight_decay * wi;
     if (u.momentum != 0.0) {

@@ -124,8 +124,15 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    /// An optimizer updating `params` with the gradient in `grads` (both flat, same layout).
-    pub fn new(gpu: &Arc<Gpu>, config: OptimizerConfig, params: &BufView, grads: &BufView) -> Self {
+    /// An optimizer updating `params` with the gradient in `grads` (both flat, same layout). With
+    /// `restore_from`, the update starts from those weights (SAM's saved w) instead of `params`.
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        config: OptimizerConfig,
+        params: &BufView,
+        grads: &BufView,
+        restore_from: Option<&BufView>,
+    ) -> Self {
         let len = params.len;
         let uniforms = gpu.alloc_uniform(std::mem::size_of::<OptimizerUniforms>() as u64);
         let uniform_view = BufView {
@@ -142,8 +149,10 @@ impl Optimizer {
                 vec![momentum, gpu.alloc(len)],
             ),
         };
+        let kernel = kernel.define_if(restore_from.is_some(), "FROM_SAVED");
         let mut bindings: Vec<&BufView> = vec![params, grads, &uniform_view];
         bindings.extend(state.iter());
+        bindings.extend(restore_from);
         let mut plan = Plan::new();
         plan.push(gpu.dispatch(&kernel.constant("LEN", len as u32), &bindings, grid_1d(len)));
         Optimizer {

@@ -10,6 +10,9 @@
 //! opt.step(w, G)
 //! ```
 //!
+//! The last two lines run as one kernel: the optimizer update reads `saved` and writes w, so the
+//! restore is still an exact copy (never w − ε) without a separate pass over memory.
+//!
 //! `build_step` owns that order; a variant is a `Perturbation` (the T of ε) plus a direction and a
 //! combine rule, so later variants add cases here instead of copying the loop.
 
@@ -161,7 +164,8 @@ pub struct StepParts<'a> {
     pub pass_into_grad0: &'a Plan,
     /// The same into `grad1`.
     pub pass_into_grad1: &'a Plan,
-    /// The base optimizer's update, reading G from `update_gradient`.
+    /// The base optimizer's update, reading G from `update_gradient` and starting from
+    /// `restore_source`.
     pub optimizer_update: &'a Plan,
     pub accumulate_metrics: &'a Plan,
 }
@@ -200,8 +204,8 @@ pub fn build_step(
                 DOTS_SLOT,
                 scratch,
             ));
-            plan.copy(flat.saved, flat.params); // restore by copy
-            plan.extend(parts.optimizer_update.clone()); // COMBINE: G = g1
+            // COMBINE: G = g1; restore fused into the update (w ← opt(saved, G), see restore_source).
+            plan.extend(parts.optimizer_update.clone());
         }
     }
     plan.extend(parts.accumulate_metrics.clone());
@@ -214,6 +218,15 @@ pub fn update_gradient<'a>(config: &SamConfig, flat: &FlatBuffers<'a>) -> &'a Bu
     match config.kind {
         SamKind::None => flat.grad0,
         _ => flat.grad1,
+    }
+}
+
+/// Where the base optimizer's update starts from: SAM modes restore w from `saved` inside the
+/// update kernel (an exact copy fused with the step); the base optimizer alone starts from w.
+pub fn restore_source<'a>(config: &SamConfig, flat: &FlatBuffers<'a>) -> Option<&'a BufView> {
+    match config.kind {
+        SamKind::None => None,
+        _ => Some(flat.saved),
     }
 }
 

@@ -104,6 +104,7 @@ impl StepEngine {
             config.optimizer.clone(),
             &params,
             sam::update_gradient(&config.sam, &flat),
+            sam::restore_source(&config.sam, &flat),
         );
         let uses_sam = config.sam.kind != SamKind::None;
         let mut accumulate_metrics = Plan::new();

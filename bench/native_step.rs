@@ -1,0 +1,80 @@
+//! Native step-time benchmark: the MLP 784-256-256-10 at batch 128 on the embedded MNIST with
+//! momentum SGD and with SAM (and ASAM), measured side by side in one process, rounds interleaved
+//! so machine noise hits every configuration alike. Prints one JSON line per configuration and the
+//! ratios. Run: `npm run bench:native` (or `cargo run --release --example native_step`).
+
+use std::path::Path;
+use std::time::Instant;
+
+use samlab::data::Dataset;
+use samlab::gpu::Gpu;
+use samlab::sam::{SamConfig, SamKind};
+use samlab::train::{TrainConfig, Trainer};
+
+const WARM_UP_STEPS: usize = 5;
+const STEPS_PER_ROUND: usize = 20;
+const ROUNDS: usize = 7;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn main() -> Result<(), String> {
+    std::env::set_var(
+        "XDG_RUNTIME_DIR",
+        std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_else(|| std::env::temp_dir().into()),
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let dataset =
+        Dataset::load_idx_dir("mnist", &dir).map_err(|e| format!("{e} (run `npm run setup`)"))?;
+    let gpu = pollster::block_on(Gpu::new()).map_err(|e| e.to_string())?;
+    let configs = [
+        ("sgd", SamKind::None),
+        ("sam", SamKind::Sam),
+        ("asam", SamKind::Asam),
+    ];
+    let mut trainers = Vec::new();
+    for (_, kind) in configs {
+        let config = TrainConfig {
+            sam: SamConfig {
+                kind,
+                rho: None,
+                eta: None,
+            },
+            epochs: 1000, // never reached: the benchmark stops on its own
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(&gpu, config, &dataset, None).map_err(|e| e.to_string())?;
+        for _ in 0..WARM_UP_STEPS {
+            trainer.step();
+        }
+        pollster::block_on(trainer.take_train_metrics()).map_err(|e| e.to_string())?;
+        trainers.push(trainer);
+    }
+    let mut timings = vec![Vec::new(); configs.len()];
+    for _ in 0..ROUNDS {
+        for (trainer, times) in trainers.iter_mut().zip(&mut timings) {
+            let start = Instant::now();
+            for _ in 0..STEPS_PER_ROUND {
+                trainer.step();
+            }
+            // Waits for the queue: the read is ordered after every step just submitted.
+            pollster::block_on(trainer.take_train_metrics()).map_err(|e| e.to_string())?;
+            times.push(start.elapsed().as_secs_f64() * 1000.0 / STEPS_PER_ROUND as f64);
+        }
+    }
+    let adapter = gpu.adapter_name();
+    let mut medians = Vec::new();
+    for ((name, _), times) in configs.iter().zip(&mut timings) {
+        let ms = median(times);
+        medians.push(ms);
+        let line = serde_json::json!({
+            "system": "samlab-native", "model": "mlp", "optimizer": name, "batch": 128,
+            "ms_per_step": ms, "samples_per_s": 128.0 * 1000.0 / ms, "adapter": adapter,
+        });
+        println!("{line}");
+    }
+    println!("SAM/SGD = {:.2}  ASAM/SGD = {:.2}  (medians of {ROUNDS} interleaved rounds of {STEPS_PER_ROUND} steps)", medians[1] / medians[0], medians[2] / medians[0]);
+    Ok(())
+}

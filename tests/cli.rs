@@ -1,0 +1,908 @@
+//! `samlab train` end to end: every bad input ends in one readable line on stderr and a non-zero
+//! exit (never a panic), and good runs print well-formed, deterministic JSON lines and checkpoints
+//! that load again. Training runs use a tiny generated IDX data set (600 + 100 samples of 4x4
+//! pixels) so the whole file stays fast on lavapipe.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use samlab::data::idx::{encode_images, encode_labels, Images};
+use serde_json::Value;
+
+const TRAIN_COUNT: usize = 600;
+const TEST_COUNT: usize = 100;
+const SIDE: usize = 4;
+const PIXELS: usize = SIDE * SIDE;
+const CLASSES: usize = 10;
+/// With `--batch-size 100`, an epoch of the tiny set is 6 steps.
+const STEPS_PER_EPOCH: u64 = (TRAIN_COUNT / 100) as u64;
+
+/// The settings every tiny training run shares (small model, few steps, no progress bar).
+const TINY: &[&str] = &["--hidden", "16", "--batch-size", "100", "--epochs", "1"];
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("samlab-cli-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn arg(&self, name: &str) -> String {
+        self.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic bytes (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// `count` 4x4 images whose class is learnable: each class lights its own pixel pattern, plus noise.
+fn make_split(count: usize, seed: u64) -> (Images, Vec<u8>) {
+    let mut rng = Rng(seed);
+    let mut pixels = Vec::with_capacity(count * PIXELS);
+    let mut labels = Vec::with_capacity(count);
+    for _ in 0..count {
+        let label = (rng.next() % CLASSES as u64) as usize;
+        labels.push(label as u8);
+        for p in 0..PIXELS {
+            let on = (p * 7 + label * 3) % PIXELS < 5;
+            let noise = (rng.next() % 64) as u8;
+            pixels.push(if on { 180 + noise } else { noise });
+        }
+    }
+    (
+        Images {
+            count,
+            rows: SIDE,
+            cols: SIDE,
+            pixels,
+        },
+        labels,
+    )
+}
+
+/// Writes the four IDX files of the tiny data set into `dir`.
+fn write_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (prefix, count, seed) in [("train", TRAIN_COUNT, 1), ("t10k", TEST_COUNT, 2)] {
+        let (images, labels) = make_split(count, seed);
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            encode_images(&images),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            encode_labels(&labels),
+        )
+        .unwrap();
+    }
+}
+
+/// A temp dir holding the tiny data set in `data/`; `--dataset` argument included.
+struct Fixture {
+    tmp: TempDir,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Fixture {
+        let tmp = TempDir::new(name);
+        write_dataset(&tmp.join("data"));
+        Fixture { tmp }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.tmp.join("data")
+    }
+
+    /// `samlab train --dataset <tiny> <args…>`.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = samlab_command(self.tmp.path());
+        cmd.arg("train")
+            .arg("--dataset")
+            .arg(self.data())
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run samlab")
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn samlab")
+    }
+}
+
+fn samlab_command(runtime_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_samlab"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("XDG_RUNTIME_DIR", runtime_dir)
+        .env_remove("SAMLAB_DATA")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+/// The CLI contract for bad input: non-zero exit, nothing on stdout, no panic, and exactly one
+/// line on stderr that names the problem (each keyword, compared case-insensitively with `_`
+/// read as `-`). Returns that line.
+fn assert_one_line_error(output: &Output, keywords: &[&str]) -> String {
+    let stderr = text(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "expected a non-zero exit\n{}",
+        describe(output)
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "samlab panicked\n{}",
+        describe(output)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "expected nothing on stdout\n{}",
+        describe(output)
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected exactly one line on stderr\n{}",
+        describe(output)
+    );
+    let normalised = lines[0].to_lowercase().replace('_', "-");
+    for keyword in keywords {
+        assert!(
+            normalised.contains(&keyword.to_lowercase().replace('_', "-")),
+            "the error line should name {keyword:?}: {:?}",
+            lines[0]
+        );
+    }
+    lines[0].to_string()
+}
+
+/// Runs `samlab train --dataset <tiny> <args…>` and checks the bad-input contract.
+fn assert_rejected(name: &str, args: &[&str], keywords: &[&str]) -> String {
+    let fixture = Fixture::new(name);
+    let mut all = TINY.to_vec();
+    all.extend_from_slice(args);
+    assert_one_line_error(&fixture.run(&all), keywords)
+}
+
+/// The JSON lines of a successful run.
+fn json_lines(output: &Output) -> Vec<serde_json::Map<String, Value>> {
+    assert!(
+        output.status.success(),
+        "samlab failed\n{}",
+        describe(output)
+    );
+    let stdout = text(&output.stdout);
+    stdout
+        .lines()
+        .map(|line| match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(map)) => map,
+            other => panic!(
+                "stdout line is not a JSON object: {line:?} ({other:?})\n{}",
+                describe(output)
+            ),
+        })
+        .collect()
+}
+
+fn run_ok(fixture: &Fixture, args: &[&str]) -> Vec<serde_json::Map<String, Value>> {
+    json_lines(&fixture.run(args))
+}
+
+fn number(record: &serde_json::Map<String, Value>, key: &str) -> f64 {
+    match record.get(key) {
+        Some(Value::Number(n)) => n.as_f64().expect("f64"),
+        other => panic!("{key} should be a number, got {other:?} in {record:?}"),
+    }
+}
+
+fn tmp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(".tmp"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+// ---------------------------------------------------------------------------------------------
+// flags with bad values
+
+#[test]
+fn rejects_negative_rho() {
+    assert_rejected("rho-negative", &["--sam", "sam", "--rho", "-1"], &["rho"]);
+}
+
+#[test]
+fn rejects_nan_rho() {
+    assert_rejected("rho-nan", &["--sam", "sam", "--rho", "NaN"], &["rho"]);
+}
+
+#[test]
+fn rejects_zero_lr() {
+    assert_rejected("lr-zero", &["--lr", "0"], &["lr"]);
+}
+
+#[test]
+fn rejects_negative_lr() {
+    assert_rejected("lr-negative", &["--lr", "-0.1"], &["lr"]);
+}
+
+#[test]
+fn rejects_zero_batch_size() {
+    assert_rejected("batch-zero", &["--batch-size", "0"], &["batch-size"]);
+}
+
+#[test]
+fn rejects_label_noise_of_one() {
+    assert_rejected("noise-one", &["--label-noise", "1.0"], &["label-noise"]);
+}
+
+#[test]
+fn rejects_negative_label_noise() {
+    assert_rejected(
+        "noise-negative",
+        &["--label-noise", "-0.1"],
+        &["label-noise"],
+    );
+}
+
+#[test]
+fn rejects_unknown_optimizer() {
+    assert_rejected(
+        "optimizer",
+        &["--optimizer", "rmsprop"],
+        &["optimizer", "rmsprop"],
+    );
+}
+
+#[test]
+fn rejects_unknown_sam_mode() {
+    assert_rejected("sam-mode", &["--sam", "foo"], &["sam", "foo"]);
+}
+
+#[test]
+fn rejects_unknown_schedule() {
+    assert_rejected(
+        "schedule",
+        &["--schedule", "linear"],
+        &["schedule", "linear"],
+    );
+}
+
+#[test]
+fn rejects_zero_epochs() {
+    assert_rejected("epochs", &["--epochs", "0"], &["epochs"]);
+}
+
+#[test]
+fn rejects_zero_hidden_width() {
+    assert_rejected("hidden", &["--hidden", "0"], &["hidden"]);
+}
+
+#[test]
+fn rejects_nesterov_with_adam() {
+    assert_rejected(
+        "nesterov",
+        &["--nesterov", "--optimizer", "adam"],
+        &["nesterov"],
+    );
+}
+
+#[test]
+fn rejects_batch_larger_than_the_training_split() {
+    assert_rejected(
+        "batch-large",
+        &["--batch-size", "1000"],
+        &["batch", "1000", "600"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// data set problems
+
+#[test]
+fn rejects_missing_dataset_directory() {
+    let tmp = TempDir::new("no-dataset");
+    let output = samlab_command(tmp.path())
+        .args(["train", "--dataset", "/nonexistent/dir"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&output, &["/nonexistent/dir"]);
+}
+
+#[test]
+fn rejects_images_file_with_wrong_magic() {
+    let fixture = Fixture::new("bad-magic");
+    let path = fixture.data().join("train-images-idx3-ubyte");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[..4].copy_from_slice(&0x0000_0801u32.to_be_bytes()); // a labels magic
+    std::fs::write(&path, bytes).unwrap();
+    assert_one_line_error(&fixture.run(TINY), &["magic", "train-images-idx3-ubyte"]);
+}
+
+#[test]
+fn rejects_truncated_images_file() {
+    let fixture = Fixture::new("truncated");
+    let path = fixture.data().join("t10k-images-idx3-ubyte");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
+    assert_one_line_error(&fixture.run(TINY), &["truncated", "t10k-images-idx3-ubyte"]);
+}
+
+#[test]
+fn rejects_label_count_mismatch() {
+    let fixture = Fixture::new("count-mismatch");
+    let (_, labels) = make_split(TRAIN_COUNT, 1);
+    std::fs::write(
+        fixture.data().join("train-labels-idx1-ubyte"),
+        encode_labels(&labels[..TRAIN_COUNT - 1]),
+    )
+    .unwrap();
+    assert_one_line_error(&fixture.run(TINY), &["mismatch", "600", "599"]);
+}
+
+#[test]
+fn rejects_label_out_of_range() {
+    let fixture = Fixture::new("label-12");
+    let (_, mut labels) = make_split(TRAIN_COUNT, 1);
+    labels[17] = 12;
+    std::fs::write(
+        fixture.data().join("train-labels-idx1-ubyte"),
+        encode_labels(&labels),
+    )
+    .unwrap();
+    assert_one_line_error(
+        &fixture.run(TINY),
+        &["label 12", "index 17", "train-labels-idx1-ubyte"],
+    );
+}
+
+#[test]
+fn rejects_unprepared_embedded_mnist() {
+    let tmp = TempDir::new("empty-data-dir");
+    let output = samlab_command(tmp.path())
+        .args(["train", "--dataset", "mnist", "--data-dir"])
+        .arg(tmp.path())
+        .args(TINY)
+        .output()
+        .unwrap();
+    let line = assert_one_line_error(&output, &["mnist", "--data-dir"]);
+    assert!(
+        line.contains(&*tmp.path().to_string_lossy()),
+        "should name where it looked: {line}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// checkpoints
+
+#[test]
+fn rejects_missing_init_file() {
+    let fixture = Fixture::new("init-missing");
+    let missing = fixture.tmp.arg("nothing-here.safetensors");
+    let mut args = TINY.to_vec();
+    args.extend(["--init", &missing]);
+    assert_one_line_error(&fixture.run(&args), &["--init", "nothing-here.safetensors"]);
+}
+
+#[test]
+fn rejects_garbage_init_file() {
+    let fixture = Fixture::new("init-garbage");
+    let path = fixture.tmp.join("garbage.safetensors");
+    let mut rng = Rng(42);
+    std::fs::write(
+        &path,
+        (0..300).map(|_| rng.next() as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let arg = path.to_string_lossy().into_owned();
+    let mut args = TINY.to_vec();
+    args.extend(["--init", &arg]);
+    assert_one_line_error(
+        &fixture.run(&args),
+        &["--init", "garbage.safetensors", "safetensors"],
+    );
+}
+
+#[test]
+fn rejects_init_from_a_different_model() {
+    let fixture = Fixture::new("init-other-model");
+    let saved = fixture.tmp.arg("a.safetensors");
+    run_ok(
+        &fixture,
+        &[
+            "--hidden",
+            "16",
+            "--batch-size",
+            "100",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--save",
+            &saved,
+        ],
+    );
+    let output = fixture.run(&[
+        "--hidden",
+        "32",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "1",
+        "--init",
+        &saved,
+    ]);
+    assert_one_line_error(&output, &["0.weight", "[16, 16]", "[32, 16]"]);
+}
+
+/// `--save` into a directory that does not exist fails, and leaves nothing behind.
+#[test]
+fn save_into_missing_directory_fails_without_leftovers() {
+    let fixture = Fixture::new("save-missing-dir");
+    let target = fixture.tmp.join("no-such-dir").join("w.safetensors");
+    let arg = target.to_string_lossy().into_owned();
+    let output = fixture.run(&[
+        "--hidden",
+        "16",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--save",
+        &arg,
+    ]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(!stderr.contains("panicked"), "{}", describe(&output));
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("--save") && last.contains(&arg),
+        "the error should name --save and the path\n{}",
+        describe(&output)
+    );
+    assert!(!target.exists());
+    assert!(
+        !fixture.tmp.join("no-such-dir").exists(),
+        "must not create the directory"
+    );
+    assert_eq!(
+        entries(fixture.tmp.path()),
+        ["data"],
+        "nothing may be left next to the missing directory"
+    );
+    assert!(tmp_files(&fixture.data()).is_empty());
+    assert!(tmp_files(Path::new(env!("CARGO_MANIFEST_DIR"))).is_empty());
+}
+
+/// The full bad-input contract for `--save` into a missing directory: it is caught before any
+/// training, so stdout stays empty and stderr has just the one error line.
+#[test]
+fn save_into_missing_directory_is_rejected_before_training() {
+    let fixture = Fixture::new("save-missing-dir-early");
+    let target = fixture.tmp.join("no-such-dir").join("w.safetensors");
+    let arg = target.to_string_lossy().into_owned();
+    let output = fixture.run(&[
+        "--hidden",
+        "16",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "1",
+        "--save",
+        &arg,
+    ]);
+    assert_one_line_error(&output, &["--save", "no-such-dir"]);
+    assert_eq!(entries(fixture.tmp.path()), ["data"]);
+}
+
+/// A `--save` target that is a directory fails at the rename; the temp file must go too.
+#[test]
+fn save_onto_a_directory_fails_without_leftovers() {
+    let fixture = Fixture::new("save-onto-dir");
+    let target = fixture.tmp.join("taken");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("keep"), b"x").unwrap();
+    let arg = target.to_string_lossy().into_owned();
+    let output = fixture.run(&[
+        "--hidden",
+        "16",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--save",
+        &arg,
+    ]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{}", describe(&output));
+    assert!(
+        stderr.lines().last().unwrap_or_default().contains("--save"),
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(
+        entries(fixture.tmp.path()),
+        ["data", "taken"],
+        "no temp file next to the target"
+    );
+    assert_eq!(entries(&target), ["keep"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// good runs
+
+const KEYS: &[&str] = &[
+    "step",
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "sharpness",
+    "grad_norm",
+    "cos_g0_g1",
+    "samples_per_s",
+];
+
+#[test]
+fn sam_run_prints_one_json_object_per_evaluation() {
+    let fixture = Fixture::new("json-sam");
+    let output = fixture.run(&[
+        "--hidden",
+        "16",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "1",
+        "--sam",
+        "sam",
+        "--eval-every",
+        "2",
+    ]);
+    let records = json_lines(&output);
+    assert_eq!(
+        records.len(),
+        3,
+        "6 steps evaluated every 2 steps\n{}",
+        describe(&output)
+    );
+    for (i, record) in records.iter().enumerate() {
+        for key in KEYS {
+            assert!(record.contains_key(*key), "missing {key} in {record:?}");
+        }
+        assert_eq!(number(record, "step"), 2.0 * (i + 1) as f64);
+        assert!(
+            (number(record, "epoch") - (2 * (i + 1)) as f64 / STEPS_PER_EPOCH as f64).abs() < 1e-12
+        );
+        for key in [
+            "train_loss",
+            "test_loss",
+            "grad_norm",
+            "sharpness",
+            "cos_g0_g1",
+            "samples_per_s",
+        ] {
+            assert!(
+                number(record, key).is_finite(),
+                "{key} should be finite: {record:?}"
+            );
+        }
+        for key in ["train_accuracy", "test_accuracy"] {
+            let v = number(record, key);
+            assert!((0.0..=1.0).contains(&v), "{key} = {v} should be in [0, 1]");
+        }
+        assert!(number(record, "train_loss") > 0.0 && number(record, "grad_norm") > 0.0);
+        assert!(number(record, "samples_per_s") > 0.0);
+        let cos = number(record, "cos_g0_g1");
+        assert!(
+            (-1.0 - 1e-4..=1.0 + 1e-4).contains(&cos),
+            "cos_g0_g1 = {cos}"
+        );
+    }
+    // Without --quiet, stderr has the human header and summary but never a panic.
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"));
+    assert!(
+        stderr.contains("done after 6 steps"),
+        "summary missing:\n{stderr}"
+    );
+}
+
+#[test]
+fn plain_run_has_null_sam_metrics_and_evaluates_once_per_epoch() {
+    let fixture = Fixture::new("json-none");
+    let output = fixture.run(&[
+        "--hidden",
+        "16",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "2",
+        "--sam",
+        "none",
+        "--quiet",
+    ]);
+    assert!(
+        output.stderr.is_empty(),
+        "--quiet leaves stderr empty\n{}",
+        describe(&output)
+    );
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 2, "one evaluation per epoch");
+    for (i, record) in records.iter().enumerate() {
+        for key in KEYS {
+            assert!(record.contains_key(*key), "missing {key} in {record:?}");
+        }
+        assert_eq!(record["sharpness"], Value::Null);
+        assert_eq!(record["cos_g0_g1"], Value::Null);
+        assert_eq!(
+            number(record, "step"),
+            ((i + 1) as u64 * STEPS_PER_EPOCH) as f64
+        );
+        assert_eq!(number(record, "epoch"), (i + 1) as f64);
+        assert!(number(record, "grad_norm").is_finite());
+    }
+}
+
+#[test]
+fn eval_every_that_does_not_divide_still_evaluates_at_the_end() {
+    let fixture = Fixture::new("eval-every-4");
+    let records = run_ok(
+        &fixture,
+        &[
+            "--hidden",
+            "16",
+            "--batch-size",
+            "100",
+            "--epochs",
+            "1",
+            "--eval-every",
+            "4",
+            "--quiet",
+        ],
+    );
+    let steps: Vec<f64> = records.iter().map(|r| number(r, "step")).collect();
+    assert_eq!(steps, [4.0, 6.0]);
+}
+
+fn tensor_summary(bytes: &[u8]) -> Vec<(String, Vec<usize>)> {
+    let file =
+        safetensors::SafeTensors::deserialize(bytes).expect("--save writes valid safetensors");
+    let mut tensors: Vec<(String, Vec<usize>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+            for chunk in view.data().chunks_exact(4) {
+                let v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                assert!(v.is_finite(), "{name} holds {v}");
+            }
+            (name, view.shape().to_vec())
+        })
+        .collect();
+    tensors.sort();
+    tensors
+}
+
+#[test]
+fn save_then_init_round_trip() {
+    let fixture = Fixture::new("round-trip");
+    let a = fixture.tmp.join("a.safetensors");
+    let b = fixture.tmp.join("b.safetensors");
+    let (a_arg, b_arg) = (
+        a.to_string_lossy().into_owned(),
+        b.to_string_lossy().into_owned(),
+    );
+
+    let first = run_ok(
+        &fixture,
+        &[
+            "--hidden",
+            "16",
+            "--batch-size",
+            "100",
+            "--epochs",
+            "2",
+            "--seed",
+            "3",
+            "--quiet",
+            "--save",
+            &a_arg,
+        ],
+    );
+    let saved = std::fs::read(&a).expect("--save wrote the file");
+    let expected: Vec<(String, Vec<usize>)> = vec![
+        ("0.bias".into(), vec![16]),
+        ("0.weight".into(), vec![16, PIXELS]),
+        ("2.bias".into(), vec![CLASSES]),
+        ("2.weight".into(), vec![CLASSES, 16]),
+    ];
+    assert_eq!(tensor_summary(&saved), expected);
+    assert_eq!(
+        entries(fixture.tmp.path()),
+        ["a.safetensors", "data"],
+        "no temp file next to the checkpoint"
+    );
+
+    // Loading with a learning rate far below every weight's ulp leaves the weights untouched:
+    // the first evaluation reproduces the last one of the saving run, and saving again gives
+    // the same file bit for bit.
+    let again = run_ok(
+        &fixture,
+        &[
+            "--hidden",
+            "16",
+            "--batch-size",
+            "100",
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--quiet",
+            "--lr",
+            "1e-30",
+            "--eval-every",
+            "1",
+            "--init",
+            &a_arg,
+            "--save",
+            &b_arg,
+        ],
+    );
+    let last = first.last().unwrap();
+    assert_eq!(
+        number(&again[0], "test_loss"),
+        number(last, "test_loss"),
+        "--init loads the saved weights"
+    );
+    assert_eq!(
+        number(&again[0], "test_accuracy"),
+        number(last, "test_accuracy")
+    );
+    assert_eq!(
+        std::fs::read(&b).unwrap(),
+        saved,
+        "weights survive --init → --save unchanged"
+    );
+
+    // Training on from the checkpoint (same seed, one more epoch) runs and starts where it left
+    // off: its first epoch is better than the fresh run's first epoch.
+    let resumed = run_ok(
+        &fixture,
+        &[
+            "--hidden",
+            "16",
+            "--batch-size",
+            "100",
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--quiet",
+            "--init",
+            &a_arg,
+        ],
+    );
+    assert_eq!(resumed.len(), 1);
+    assert!(
+        number(&resumed[0], "train_loss") < number(&first[0], "train_loss"),
+        "resumed epoch loss {} should beat the fresh first epoch {}",
+        number(&resumed[0], "train_loss"),
+        number(&first[0], "train_loss")
+    );
+}
+
+fn without_throughput(output: Output) -> Vec<serde_json::Map<String, Value>> {
+    let mut records = json_lines(&output);
+    for record in &mut records {
+        assert!(record.remove("samples_per_s").is_some());
+    }
+    records
+}
+
+#[test]
+fn identical_runs_print_identical_metrics() {
+    let fixture = Fixture::new("determinism");
+    let args = [
+        "--hidden",
+        "16",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "2",
+        "--sam",
+        "sam",
+        "--label-noise",
+        "0.2",
+        "--eval-every",
+        "3",
+        "--seed",
+        "7",
+        "--quiet",
+    ];
+    let other_seed: Vec<&str> = args
+        .iter()
+        .map(|&a| if a == "7" { "8" } else { a })
+        .collect();
+    let runs: Vec<Child> = [&args[..], &args[..], &other_seed[..]]
+        .iter()
+        .map(|a| fixture.spawn(a))
+        .collect();
+    let mut outputs: Vec<Output> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let third = without_throughput(outputs.pop().unwrap());
+    let second = without_throughput(outputs.pop().unwrap());
+    let first = without_throughput(outputs.pop().unwrap());
+    assert_eq!(first.len(), 4, "12 steps evaluated every 3");
+    assert_eq!(first, second, "same seed, same metrics");
+    assert_ne!(first, third, "a different seed changes the run");
+}
