@@ -210,11 +210,23 @@ fn assert_one_line_error(output: &Output, keywords: &[&str]) -> String {
 }
 
 /// Runs `samlab train --dataset <tiny> <args…>` and checks the bad-input contract.
+/// The tiny settings fill in every flag of `TINY` that `args` does not set itself (so no flag is
+/// given twice, which clap would reject for the wrong reason).
 fn assert_rejected(name: &str, args: &[&str], keywords: &[&str]) -> String {
     let fixture = Fixture::new(name);
-    let mut all = TINY.to_vec();
+    let mut all: Vec<&str> = Vec::new();
+    for pair in TINY.chunks(2) {
+        if !args.contains(&pair[0]) {
+            all.extend_from_slice(pair);
+        }
+    }
     all.extend_from_slice(args);
-    assert_one_line_error(&fixture.run(&all), keywords)
+    let line = assert_one_line_error(&fixture.run(&all), keywords);
+    assert!(
+        !line.contains("multiple times"),
+        "test bug: a flag was given twice: {line}"
+    );
+    line
 }
 
 /// The JSON lines of a successful run.

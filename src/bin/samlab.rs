@@ -27,6 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model and print metrics as JSON lines.
+    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
 }
 
@@ -245,8 +246,33 @@ fn dataset_dir(args: &TrainArgs) -> Result<(String, PathBuf), String> {
     }
 }
 
+/// Refuses a `--save` target that cannot be written before any training time is spent.
+fn check_save_path(path: &Path) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write --save {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "cannot write --save {}: it is a directory; name a file such as weights.safetensors",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 async fn train(args: TrainArgs) -> Result<(), String> {
     let config = config_from(&args)?;
+    if let Some(path) = &args.save {
+        check_save_path(path)?;
+    }
     let (name, dir) = dataset_dir(&args)?;
     let dataset = Dataset::load_idx_dir(&name, &dir).map_err(|e| e.to_string())?;
     let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
