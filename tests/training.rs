@@ -164,3 +164,15 @@ fn bad_settings_are_rejected_before_touching_the_gpu() {
     assert!(trainer.set_learning_rate(-1.0).is_err());
     assert!(trainer.set_rho(f64::INFINITY).is_err());
 }
+
+#[test]
+fn no_adapter_gives_an_error_that_says_what_to_install() {
+    let error = block_on(samlab::gpu::Gpu::with_backends(wgpu::Backends::empty()))
+        .err()
+        .expect("no backend, no adapter");
+    let message = error.to_string();
+    assert!(
+        message.contains("no WebGPU/Vulkan adapter") && message.contains("mesa-vulkan-drivers"),
+        "{message}"
+    );
+}

@@ -107,7 +107,14 @@ impl Gpu {
     /// Finds an adapter and opens a device with the adapter's own limits (we check our needs
     /// against them explicitly instead of asking for more than WebGPU's defaults).
     pub async fn new() -> Result<Arc<Gpu>, GpuError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+        Gpu::with_backends(wgpu::Backends::all()).await
+    }
+
+    /// Like `new`, restricted to `backends` (an empty set shows the no-adapter error).
+    pub async fn with_backends(backends: wgpu::Backends) -> Result<Arc<Gpu>, GpuError> {
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+        descriptor.backends = backends;
+        let instance = wgpu::Instance::new(descriptor);
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,

@@ -69,3 +69,48 @@ impl Mlp {
         h
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Mlp;
+
+    #[test]
+    fn layout_uses_pytorch_names_and_init_stays_in_the_kaiming_bound() {
+        let mlp = Mlp::new(&[784, 256, 256, 10]);
+        let names: Vec<&str> = mlp.layout.specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+        );
+        assert_eq!(mlp.layout.specs[0].shape, [256, 784]);
+        assert_eq!(
+            mlp.layout.parameter_count(),
+            784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+        );
+        let flat = mlp.init(3);
+        assert_eq!(flat, mlp.init(3), "same seed, same weights");
+        assert_ne!(flat, mlp.init(4));
+        for (i, spec) in mlp.layout.specs.iter().enumerate() {
+            // Each bias follows its weight; both use the layer's fan-in.
+            let fan_in = mlp.layout.specs[i - i % 2].shape[1];
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            let values = mlp.layout.tensor(&flat, spec);
+            assert!(
+                values.iter().all(|v| v.abs() <= bound),
+                "{} exceeds ±1/√fan_in",
+                spec.name
+            );
+            // Uniform on [−b, b] has mean 0 and standard deviation b/√3.
+            let n = values.len() as f32;
+            let mean = values.iter().sum::<f32>() / n;
+            let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+            if values.len() > 1000 {
+                assert!(
+                    mean.abs() < 0.05 * bound && (std / (bound / 3f32.sqrt()) - 1.0).abs() < 0.05,
+                    "{}: mean {mean}, std {std}",
+                    spec.name
+                );
+            }
+        }
+    }
+}
