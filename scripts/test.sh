@@ -17,7 +17,7 @@ cargo fmt --check
 
 step "cargo clippy (native and wasm32, warnings are errors)"
 cargo clippy --all-targets --quiet -- -D warnings
-cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
+cargo clippy --lib --test web --target wasm32-unknown-unknown --quiet -- -D warnings
 
 step "cargo test (native wgpu)"
 cargo test

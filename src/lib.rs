@@ -15,3 +15,5 @@ pub mod optim;
 pub mod rng;
 pub mod sam;
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

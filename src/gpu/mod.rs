@@ -50,6 +50,12 @@ pub enum GpuError {
         needed: u64,
         limit: u64,
     },
+    #[error(
+        "the GPU device was lost ({0}); restart the run (weights you saved can be loaded again)"
+    )]
+    DeviceLost(String),
+    #[error("the GPU reported an error: {0}")]
+    Validation(String),
 }
 
 /// A window of elements (4 bytes each) inside a GPU buffer. Offsets are 256-byte aligned whenever
@@ -101,6 +107,9 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     pipelines: Mutex<PipelineCache>,
     pool: Arc<Mutex<BufferPool>>,
+    /// Set when the device is lost or reports an error nobody captured; every read checks it, so
+    /// faults surface as errors (on the page: a message) rather than panics.
+    fault: Arc<Mutex<Option<GpuError>>>,
 }
 
 impl Gpu {
@@ -131,6 +140,17 @@ impl Gpu {
             })
             .await
             .map_err(|e| GpuError::NoDevice(e.to_string()))?;
+        let fault: Arc<Mutex<Option<GpuError>>> = Arc::new(Mutex::new(None));
+        let on_lost = fault.clone();
+        device.set_device_lost_callback(move |_reason, message| {
+            let mut fault = on_lost.lock().expect("fault slot poisoned");
+            fault.get_or_insert(GpuError::DeviceLost(message));
+        });
+        let on_error = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            let mut fault = on_error.lock().expect("fault slot poisoned");
+            fault.get_or_insert(GpuError::Validation(error.to_string()));
+        }));
         Ok(Arc::new(Gpu {
             adapter_info: adapter.get_info(),
             limits: device.limits(),
@@ -138,7 +158,18 @@ impl Gpu {
             queue,
             pipelines: Mutex::new(PipelineCache::default()),
             pool: Arc::new(Mutex::new(BufferPool::default())),
+            fault,
         }))
+    }
+
+    /// The first device loss or uncaptured GPU error seen so far, if any.
+    pub fn check_health(&self) -> Result<(), GpuError> {
+        match self.fault.lock().expect("fault slot poisoned").as_ref() {
+            None => Ok(()),
+            Some(GpuError::DeviceLost(m)) => Err(GpuError::DeviceLost(m.clone())),
+            Some(GpuError::Validation(m)) => Err(GpuError::Validation(m.clone())),
+            Some(other) => Err(GpuError::Validation(other.to_string())),
+        }
     }
 
     /// One line naming the adapter, for logs and benchmark tables.

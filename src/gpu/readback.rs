@@ -6,6 +6,26 @@ use super::{BufView, Gpu, GpuError};
 impl Gpu {
     /// Reads `view` back as raw 32-bit words.
     pub async fn read_words(&self, view: &BufView) -> Result<Vec<u32>, GpuError> {
+        self.read_words_then_clear(view, false).await
+    }
+
+    /// Reads `view` and zeroes it in the same submission, so nothing submitted later is lost
+    /// between the read and the reset (a "take" of GPU-side accumulators).
+    pub async fn take_f32(&self, view: &BufView) -> Result<Vec<f32>, GpuError> {
+        Ok(self
+            .read_words_then_clear(view, true)
+            .await?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect())
+    }
+
+    async fn read_words_then_clear(
+        &self,
+        view: &BufView,
+        clear: bool,
+    ) -> Result<Vec<u32>, GpuError> {
+        self.check_health()?;
         let bytes = view.bytes();
         if bytes == 0 {
             return Ok(Vec::new());
@@ -23,6 +43,9 @@ impl Gpu {
                 label: Some("readback"),
             });
         encoder.copy_buffer_to_buffer(&view.buffer, view.offset, &staging, 0, bytes);
+        if clear {
+            encoder.clear_buffer(&view.buffer, view.offset, Some(bytes));
+        }
         self.queue.submit(Some(encoder.finish()));
 
         let (sender, receiver) = futures_channel::oneshot::channel();
@@ -48,6 +71,7 @@ impl Gpu {
         };
         staging.unmap();
         self.release(staging);
+        self.check_health()?;
         Ok(words)
     }
 

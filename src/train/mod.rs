@@ -107,6 +107,7 @@ impl TrainConfig {
 
 /// What the training steps since the last read accumulated (means over the window).
 #[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TrainMetrics {
     pub steps: u64,
     pub samples: u64,
@@ -123,11 +124,33 @@ pub struct TrainMetrics {
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EvalMetrics {
     pub samples: u64,
     pub loss: f64,
     pub accuracy: f64,
     pub nonfinite_rows: u64,
+}
+
+impl EvalMetrics {
+    /// From the evaluation accumulator `(Σ loss·rows, Σ correct, Σ rows, non-finite rows)`.
+    pub fn from_accumulator(acc: &[f32]) -> EvalMetrics {
+        let rows = acc[2] as f64;
+        EvalMetrics {
+            samples: rows as u64,
+            loss: if rows > 0.0 {
+                acc[0] as f64 / rows
+            } else {
+                0.0
+            },
+            accuracy: if rows > 0.0 {
+                acc[1] as f64 / rows
+            } else {
+                0.0
+            },
+            nonfinite_rows: acc[3] as u64,
+        }
+    }
 }
 
 /// Length of the training-metrics accumulator (see shaders/metrics.wgsl).
@@ -322,12 +345,18 @@ impl Trainer {
 
     /// Reads and resets the training metrics accumulated since the last call.
     pub async fn take_train_metrics(&mut self) -> Result<TrainMetrics, TrainError> {
-        let acc = self.gpu.read_f32(&self.engine.train_metrics).await?;
-        self.gpu.queue.write_buffer(
-            &self.engine.train_metrics.buffer,
-            0,
-            &[0u8; METRICS_LEN * 4],
-        );
+        let acc = self.gpu.take_f32(&self.engine.train_metrics).await?;
+        Ok(self.interpret_train_metrics(&acc))
+    }
+
+    /// The GPU accumulator behind `take_train_metrics`, for callers that read it themselves (the
+    /// web layer reads without holding the trainer across the await).
+    pub fn train_metrics_view(&self) -> BufView {
+        self.engine.train_metrics.clone()
+    }
+
+    /// Turns a read of `train_metrics_view` into means over the window.
+    pub fn interpret_train_metrics(&self, acc: &[f32]) -> TrainMetrics {
         let steps = acc[3].max(0.0) as u64;
         let per_step = |v: f32| {
             if steps > 0 {
@@ -338,7 +367,7 @@ impl Trainer {
         };
         let rows = acc[2] as f64;
         let uses_sam = self.config.sam.kind != SamKind::None;
-        Ok(TrainMetrics {
+        TrainMetrics {
             steps,
             samples: rows as u64,
             loss: if rows > 0.0 {
@@ -355,34 +384,29 @@ impl Trainer {
             sharpness: uses_sam.then(|| per_step(acc[4])),
             cos_g0_g1: uses_sam.then(|| per_step(acc[6])),
             nonfinite_steps: acc[11] as u64,
-        })
+        }
     }
 
     /// Loss and accuracy on the whole test split.
     pub async fn evaluate(&mut self) -> Result<EvalMetrics, TrainError> {
-        self.gpu
-            .queue
-            .write_buffer(&self.eval_metrics.buffer, 0, &[0u8; 16]);
+        let view = self.submit_evaluation();
+        let acc = self.gpu.take_f32(&view).await?;
+        Ok(EvalMetrics::from_accumulator(&acc))
+    }
+
+    /// Submits the evaluation of the whole test split; read (and clear) the returned accumulator
+    /// and pass it to `EvalMetrics::from_accumulator`.
+    pub fn submit_evaluation(&mut self) -> BufView {
         for start in (0..self.test_split.count).step_by(self.eval_rows) {
             self.test_split.set_cursor(start);
             self.gpu.submit(&[&self.eval_plan]);
         }
-        let acc = self.gpu.read_f32(&self.eval_metrics).await?;
-        let rows = acc[2] as f64;
-        Ok(EvalMetrics {
-            samples: rows as u64,
-            loss: if rows > 0.0 {
-                acc[0] as f64 / rows
-            } else {
-                0.0
-            },
-            accuracy: if rows > 0.0 {
-                acc[1] as f64 / rows
-            } else {
-                0.0
-            },
-            nonfinite_rows: acc[3] as u64,
-        })
+        self.eval_metrics.clone()
+    }
+
+    /// The GPU view of the flat parameter vector.
+    pub fn params_view(&self) -> BufView {
+        self.params.clone()
     }
 
     /// The flat parameter vector (layout order, padding included).

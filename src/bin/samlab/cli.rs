@@ -1,4 +1,4 @@
-//! `samlab train …`: trains natively on wgpu (Vulkan/Metal/DX12), printing one JSON object per
+//! `samlab train …` (native only): trains natively on wgpu (Vulkan/Metal/DX12), printing one JSON object per
 //! evaluation on stdout and a progress bar plus a human summary on stderr.
 
 use std::path::{Path, PathBuf};
@@ -117,7 +117,7 @@ struct TrainArgs {
     quiet: bool,
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     std::env::set_var(
         "XDG_RUNTIME_DIR",
         std::env::var_os("XDG_RUNTIME_DIR").unwrap_or_else(|| std::env::temp_dir().into()),

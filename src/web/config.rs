@@ -1,0 +1,139 @@
+//! The config object the page passes to `Trainer.create`: flat, camelCase, every key optional.
+//! Numbers arrive as JS numbers (f64) and are checked here with the key's name in the message, so
+//! `batchSize: -1` says "batchSize must be a whole number ≥ 1" rather than a serde type error.
+
+use wasm_bindgen::prelude::*;
+
+use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use crate::sam::{SamConfig, SamKind};
+use crate::train::{ModelKind, TrainConfig};
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebConfig {
+    model: Option<String>,
+    hidden: Option<Vec<f64>>,
+    optimizer: Option<String>,
+    lr: Option<f64>,
+    momentum: Option<f64>,
+    nesterov: Option<bool>,
+    weight_decay: Option<f64>,
+    sam: Option<String>,
+    rho: Option<f64>,
+    eta: Option<f64>,
+    schedule: Option<String>,
+    batch_size: Option<f64>,
+    epochs: Option<f64>,
+    seed: Option<f64>,
+    label_noise: Option<f64>,
+    label_smoothing: Option<f64>,
+    shuffle: Option<bool>,
+}
+
+fn whole(name: &str, value: f64, min: f64) -> Result<u64, String> {
+    if value.is_finite() && value.fract() == 0.0 && value >= min && value <= 9.0e15 {
+        Ok(value as u64)
+    } else {
+        Err(format!(
+            "{name} must be a whole number ≥ {min}, got {value}"
+        ))
+    }
+}
+
+impl WebConfig {
+    pub fn from_js(value: JsValue) -> Result<TrainConfig, JsError> {
+        let web: WebConfig = if value.is_undefined() || value.is_null() {
+            WebConfig::default()
+        } else {
+            serde_wasm_bindgen::from_value(value)
+                .map_err(|e| JsError::new(&format!("invalid config: {e}")))?
+        };
+        web.into_config()
+            .map_err(|e| JsError::new(&format!("invalid config: {}", js_names(&e))))
+    }
+
+    pub fn into_config(self) -> Result<TrainConfig, String> {
+        let defaults = TrainConfig::default();
+        match self.model.as_deref() {
+            None | Some("mlp") => {}
+            Some(other) => return Err(format!("model {other:?} is not available; use \"mlp\"")),
+        }
+        let kind = match self.optimizer.as_deref().unwrap_or("sgd") {
+            "sgd" => OptimizerKind::Sgd,
+            "adam" => OptimizerKind::Adam,
+            "adamw" => OptimizerKind::AdamW,
+            other => {
+                return Err(format!(
+                    "optimizer {other:?} is unknown; use \"sgd\", \"adam\" or \"adamw\""
+                ))
+            }
+        };
+        let default_lr = if kind == OptimizerKind::Sgd {
+            0.05
+        } else {
+            0.001
+        };
+        let sam_kind = SamKind::parse(self.sam.as_deref().unwrap_or("none"))?;
+        let hidden = match self.hidden {
+            None => defaults.hidden.clone(),
+            Some(widths) => widths
+                .iter()
+                .map(|&w| whole("hidden", w, 1.0).map(|w| w as usize))
+                .collect::<Result<_, _>>()?,
+        };
+        let config = TrainConfig {
+            model: ModelKind::Mlp,
+            hidden,
+            optimizer: OptimizerConfig {
+                kind,
+                lr: self.lr.unwrap_or(default_lr),
+                momentum: self.momentum.unwrap_or(if kind == OptimizerKind::Sgd {
+                    0.9
+                } else {
+                    0.0
+                }),
+                nesterov: self.nesterov.unwrap_or(false),
+                weight_decay: self.weight_decay.unwrap_or(0.0),
+                ..OptimizerConfig::default()
+            },
+            sam: SamConfig {
+                kind: sam_kind,
+                rho: self.rho,
+                eta: self.eta,
+            },
+            schedule: match self.schedule {
+                None => Schedule::Constant,
+                Some(text) => Schedule::parse(&text)?,
+            },
+            batch_size: whole(
+                "batchSize",
+                self.batch_size.unwrap_or(defaults.batch_size as f64),
+                1.0,
+            )? as usize,
+            epochs: whole("epochs", self.epochs.unwrap_or(defaults.epochs as f64), 1.0)?
+                .min(u32::MAX as u64) as u32,
+            seed: whole("seed", self.seed.unwrap_or(0.0), 0.0)?,
+            label_noise: self.label_noise.unwrap_or(0.0),
+            label_smoothing: self.label_smoothing.unwrap_or(0.0),
+            shuffle: self.shuffle.unwrap_or(true),
+            eval_batch_size: defaults.eval_batch_size,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Speaks of settings by their JS keys in messages that come from the shared validation.
+fn js_names(message: &str) -> String {
+    [
+        ("weight_decay", "weightDecay"),
+        ("label_noise", "labelNoise"),
+        ("label_smoothing", "labelSmoothing"),
+        ("batch_size", "batchSize"),
+        ("step_epochs", "step schedule epochs"),
+    ]
+    .iter()
+    .fold(message.to_string(), |text, (rust, js)| {
+        text.replace(rust, js)
+    })
+}

@@ -1,0 +1,260 @@
+//! The JavaScript API (wasm-bindgen): the only module that knows about JS. It wraps `train::Trainer`
+//! for the page's Web Worker. Every GPU read is a Promise; errors are JS `Error`s with readable
+//! messages; a panic is printed legibly by `console_error_panic_hook` (and kills the instance,
+//! which the worker detects).
+//!
+//! The trainer sits in `Rc<RefCell<…>>` and is never borrowed across an `await`: reads copy the
+//! buffer view and the `Arc<Gpu>` out first, so a `step()` call arriving while a read is pending
+//! cannot hit a double borrow.
+
+mod config;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use crate::data::{self, idx};
+use crate::train::{self, EvalMetrics};
+
+pub use config::WebConfig;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// A data set held in wasm memory, parsed from IDX bytes (raw or gzip).
+#[wasm_bindgen]
+pub struct Dataset {
+    inner: data::Dataset,
+}
+
+#[wasm_bindgen]
+impl Dataset {
+    /// Parses the four IDX files of a data set; throws with a message naming the bad file.
+    #[wasm_bindgen(js_name = fromIdx)]
+    pub fn from_idx(
+        name: String,
+        train_images: &[u8],
+        train_labels: &[u8],
+        test_images: &[u8],
+        test_labels: &[u8],
+    ) -> Result<Dataset, JsError> {
+        let classes = 10u8;
+        let split = |what: &str, images: &[u8], labels: &[u8]| -> Result<data::Split, JsError> {
+            let images = idx::parse_images(images)
+                .map_err(|e| JsError::new(&format!("{what} images: {e}")))?;
+            let labels = idx::parse_labels(labels, classes)
+                .map_err(|e| JsError::new(&format!("{what} labels: {e}")))?;
+            if images.count != labels.len() {
+                return Err(JsError::new(&format!(
+                    "{what}: {} images but {} labels; the files do not belong together",
+                    images.count,
+                    labels.len()
+                )));
+            }
+            Ok(data::Split::from_idx(images, labels))
+        };
+        let train = split("training", train_images, train_labels)?;
+        let test = split("test", test_images, test_labels)?;
+        if train.features != test.features {
+            return Err(JsError::new(&format!(
+                "training images have {} pixels, test images {}; the files do not belong together",
+                train.features, test.features
+            )));
+        }
+        let (mean, std) = data::normalisation(&name, &train);
+        Ok(Dataset {
+            inner: data::Dataset {
+                name,
+                train,
+                test,
+                classes: classes as usize,
+                mean,
+                std,
+            },
+        })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+
+    #[wasm_bindgen(getter, js_name = trainCount)]
+    pub fn train_count(&self) -> usize {
+        self.inner.train.count
+    }
+
+    #[wasm_bindgen(getter, js_name = testCount)]
+    pub fn test_count(&self) -> usize {
+        self.inner.test.count
+    }
+}
+
+/// A training run on the browser's WebGPU device.
+#[wasm_bindgen]
+pub struct Trainer {
+    inner: Rc<RefCell<train::Trainer>>,
+    adapter: String,
+}
+
+fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_error)
+}
+
+#[wasm_bindgen]
+impl Trainer {
+    /// `await Trainer.create(config, dataset)`: validates `config` (a plain object, see
+    /// `WebConfig`), opens the GPU device, uploads the data and builds every plan.
+    pub fn create(config: JsValue, dataset: &Dataset) -> js_sys::Promise {
+        let parsed = WebConfig::from_js(config);
+        let dataset = dataset.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let config = parsed.map_err(JsValue::from)?;
+            let gpu = crate::gpu::Gpu::new()
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            let adapter = gpu.adapter_name();
+            let trainer = train::Trainer::new(&gpu, config, &dataset, None)
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            Ok(JsValue::from(Trainer {
+                inner: Rc::new(RefCell::new(trainer)),
+                adapter,
+            }))
+        })
+    }
+
+    /// Submits up to `n` training steps (no readback; returns at once) and returns how many were
+    /// taken: fewer when the run reaches its last step.
+    pub fn step(&self, n: u32) -> Result<u32, JsError> {
+        let mut trainer = self.inner.borrow_mut();
+        trainer.gpu().check_health().map_err(js_error)?;
+        let remaining = trainer.total_steps().saturating_sub(trainer.step);
+        let n = (n as u64).min(remaining);
+        for _ in 0..n {
+            trainer.step();
+        }
+        Ok(n as u32)
+    }
+
+    /// `await trainer.metrics()`: the training metrics accumulated since the last call (then
+    /// reset). Awaiting it also waits for the submitted steps.
+    pub fn metrics(&self) -> js_sys::Promise {
+        let (gpu, view) = {
+            let trainer = self.inner.borrow();
+            (trainer.gpu().clone(), trainer.train_metrics_view())
+        };
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let acc = gpu
+                .take_f32(&view)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            let metrics = inner.borrow().interpret_train_metrics(&acc);
+            Ok(to_js(&metrics)?)
+        })
+    }
+
+    /// `await trainer.evaluate()`: loss and accuracy on the whole test split.
+    pub fn evaluate(&self) -> js_sys::Promise {
+        let (gpu, view) = {
+            let mut trainer = self.inner.borrow_mut();
+            let view = trainer.submit_evaluation();
+            (trainer.gpu().clone(), view)
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let acc = gpu
+                .take_f32(&view)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            Ok(to_js(&EvalMetrics::from_accumulator(&acc))?)
+        })
+    }
+
+    #[wasm_bindgen(js_name = setLearningRate)]
+    pub fn set_learning_rate(&self, lr: f64) -> Result<(), JsError> {
+        self.inner
+            .borrow_mut()
+            .set_learning_rate(lr)
+            .map_err(js_error)
+    }
+
+    #[wasm_bindgen(js_name = setRho)]
+    pub fn set_rho(&self, rho: f64) -> Result<(), JsError> {
+        self.inner.borrow_mut().set_rho(rho).map_err(js_error)
+    }
+
+    /// `await trainer.saveWeights()`: the weights as safetensors bytes (PyTorch names and layouts).
+    #[wasm_bindgen(js_name = saveWeights)]
+    pub fn save_weights(&self) -> js_sys::Promise {
+        let (gpu, view, layout) = {
+            let trainer = self.inner.borrow();
+            (
+                trainer.gpu().clone(),
+                trainer.params_view(),
+                trainer.model.layout.clone(),
+            )
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let flat = gpu
+                .read_f32(&view)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            let bytes = train::checkpoint::to_safetensors(&layout, &flat);
+            Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// Replaces the weights from safetensors bytes; throws naming the tensor and both shapes when
+    /// they do not fit this model. The optimizer state starts fresh.
+    #[wasm_bindgen(js_name = loadWeights)]
+    pub fn load_weights(&self, bytes: &[u8]) -> Result<(), JsError> {
+        self.inner
+            .borrow_mut()
+            .load_safetensors(bytes)
+            .map_err(js_error)
+    }
+
+    #[wasm_bindgen(getter, js_name = stepCount)]
+    pub fn step_count(&self) -> f64 {
+        self.inner.borrow().step as f64
+    }
+
+    #[wasm_bindgen(getter, js_name = totalSteps)]
+    pub fn total_steps(&self) -> f64 {
+        self.inner.borrow().total_steps() as f64
+    }
+
+    #[wasm_bindgen(getter, js_name = stepsPerEpoch)]
+    pub fn steps_per_epoch(&self) -> f64 {
+        self.inner.borrow().steps_per_epoch as f64
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn epoch(&self) -> f64 {
+        self.inner.borrow().epoch()
+    }
+
+    #[wasm_bindgen(getter, js_name = passesPerStep)]
+    pub fn passes_per_step(&self) -> u32 {
+        self.inner.borrow().passes_per_step()
+    }
+
+    #[wasm_bindgen(getter, js_name = learningRate)]
+    pub fn learning_rate(&self) -> f64 {
+        self.inner.borrow().learning_rate()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> String {
+        self.adapter.clone()
+    }
+}

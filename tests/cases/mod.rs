@@ -1,0 +1,507 @@
+//! Test cases shared by the native suite (`cargo test`, lavapipe) and the browser suite
+//! (`wasm-pack test --headless --chrome`, SwiftShader), so both adapters are held to the same
+//! numbers. Each case is an async function taking the device; asserting panics fail the test.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use samlab::autograd::{Graph, TensorId};
+use samlab::data::Batch;
+use samlab::gpu::{BufView, Gpu, Plan};
+use samlab::nn::Mlp;
+use samlab::ops::{self, MatmulLayout};
+use samlab::optim::{OptimizerConfig, OptimizerKind};
+use samlab::sam::{SamConfig, SamKind};
+use samlab::train::{StepEngine, TrainConfig};
+use serde_json::Value;
+
+/// Deterministic test data (splitmix64), independent of the crate's own RNG.
+pub struct TestRng(u64);
+
+impl TestRng {
+    pub fn new(seed: u64) -> Self {
+        TestRng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.uniform()).collect()
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Asserts |a − b| ≤ atol + rtol·|b| elementwise, naming the first element that differs.
+pub fn assert_close(what: &str, got: &[f32], want: &[f64], rtol: f64, atol: f64) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs expected {}",
+        got.len(),
+        want.len()
+    );
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let err = (g as f64 - w).abs();
+        assert!(
+            err <= atol + rtol * w.abs(),
+            "{what}: element {i} is {g}, expected {w} (|diff| {err:.3e} > {atol:.1e} + {rtol:.1e}·|expected|)"
+        );
+    }
+}
+
+/// An op under test: records its output from the graph tensors of its float inputs.
+pub type BuildOp = dyn Fn(&mut Graph, &[TensorId], &BufView) -> TensorId;
+
+/// Builds `L = Σ op(inputs) ⊙ R` with every float input as a parameter, runs forward + backward
+/// once and returns (output, gradients, extra stats buffer read back if any).
+pub struct OpRun {
+    pub output: Vec<f32>,
+    pub grads: Vec<Vec<f32>>,
+    pub loss: f32,
+}
+
+pub struct OpHarness {
+    gpu: Arc<Gpu>,
+    pub input_views: Vec<BufView>,
+    grad_views: Vec<BufView>,
+    output: BufView,
+    loss: BufView,
+    plan: samlab::autograd::BuiltPlan,
+}
+
+impl OpHarness {
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        inputs: &[(Vec<f32>, Vec<usize>)],
+        upstream: &[f32],
+        labels: &[u32],
+        build: &BuildOp,
+    ) -> Self {
+        let mut g = Graph::new(gpu);
+        let mut input_views = Vec::new();
+        let mut grad_views = Vec::new();
+        let mut ids = Vec::new();
+        for (data, shape) in inputs {
+            let view = gpu.upload(data);
+            let grad = gpu.alloc(data.len());
+            ids.push(g.parameter(view.clone(), grad.clone(), shape));
+            input_views.push(view);
+            grad_views.push(grad);
+        }
+        let labels = gpu.upload(if labels.is_empty() {
+            &[0u32][..]
+        } else {
+            labels
+        });
+        let out = build(&mut g, &ids, &labels);
+        let out_shape = g.shape(out).to_vec();
+        assert_eq!(
+            out_shape.iter().product::<usize>(),
+            upstream.len(),
+            "upstream must match the output size"
+        );
+        let r = g.input(gpu.upload(upstream), &out_shape);
+        let weighted = ops::mul(&mut g, out, r);
+        let loss = ops::sum(&mut g, weighted);
+        g.backward(loss);
+        let output = g.data(out).clone();
+        let loss_view = g.data(loss).clone();
+        OpHarness {
+            gpu: gpu.clone(),
+            input_views,
+            grad_views,
+            output,
+            loss: loss_view,
+            plan: g.finish(),
+        }
+    }
+
+    pub async fn run(&self) -> OpRun {
+        self.gpu.submit(&[&self.plan.plan]);
+        let mut grads = Vec::new();
+        for view in &self.grad_views {
+            grads.push(self.gpu.read_f32(view).await.unwrap());
+        }
+        OpRun {
+            output: self.gpu.read_f32(&self.output).await.unwrap(),
+            grads,
+            loss: self.gpu.read_f32(&self.loss).await.unwrap()[0],
+        }
+    }
+
+    /// L at `inputs` with element `index` of input `which` replaced by `value`.
+    pub async fn loss_with(&self, which: usize, index: usize, value: f32, original: f32) -> f32 {
+        let view = &self.input_views[which];
+        self.gpu.queue.write_buffer(
+            &view.buffer,
+            view.offset + index as u64 * 4,
+            bytemuck::bytes_of(&value),
+        );
+        let loss = self.run().await.loss;
+        self.gpu.queue.write_buffer(
+            &view.buffer,
+            view.offset + index as u64 * 4,
+            bytemuck::bytes_of(&original),
+        );
+        loss
+    }
+}
+
+pub fn build_for(op: &str, params: &Value) -> Box<BuildOp> {
+    let smoothing = params
+        .get("label_smoothing")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0) as f32;
+    let s = params.get("s").and_then(Value::as_f64).unwrap_or(1.0) as f32;
+    match op {
+        "matmul" => Box::new(|g, t, _| ops::matmul(g, t[0], t[1], MatmulLayout::NN)),
+        "matmul_nt" => Box::new(|g, t, _| ops::matmul(g, t[0], t[1], MatmulLayout::NT)),
+        "matmul_tn" => Box::new(|g, t, _| ops::matmul(g, t[0], t[1], MatmulLayout::TN)),
+        "bias_add" => Box::new(|g, t, _| ops::bias_add(g, t[0], t[1])),
+        "relu" => Box::new(|g, t, _| ops::relu(g, t[0])),
+        "add" => Box::new(|g, t, _| ops::add(g, t[0], t[1])),
+        "mul" => Box::new(|g, t, _| ops::mul(g, t[0], t[1])),
+        "scale" => Box::new(move |g, t, _| ops::scale(g, t[0], s)),
+        "sum" => Box::new(|g, t, _| ops::sum(g, t[0])),
+        "mean" => Box::new(|g, t, _| ops::mean(g, t[0])),
+        "cross_entropy" => {
+            Box::new(move |g, t, labels| ops::cross_entropy(g, t[0], labels, smoothing).loss)
+        }
+        other => panic!("fixture names an op the test does not know: {other}"),
+    }
+}
+
+pub fn floats(v: &Value) -> Vec<f64> {
+    v["data"]
+        .as_array()
+        .expect("data array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+pub fn shape(v: &Value) -> Vec<usize> {
+    v["shape"]
+        .as_array()
+        .expect("shape array")
+        .iter()
+        .map(|x| x.as_u64().expect("dim") as usize)
+        .collect()
+}
+
+/// Every op of tests/golden/ops.json, forward and backward, on `gpu`.
+pub async fn ops_match_the_jax_fixtures(gpu: &Arc<Gpu>) {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../golden/ops.json")).expect("ops.json parses");
+    let cases = fixture["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 15, "fixture lost cases");
+    for case in cases {
+        let op = case["op"].as_str().unwrap();
+        let params = &case["params"];
+        let names: Vec<&String> = case["inputs"].as_object().unwrap().keys().collect();
+        // Inputs in the order the op takes them.
+        let order: Vec<&str> = match op {
+            "bias_add" => vec!["x", "b"],
+            "relu" => vec!["x"],
+            "scale" | "sum" | "mean" => vec!["a"],
+            "cross_entropy" => vec!["logits"],
+            _ => vec!["a", "b"],
+        };
+        assert_eq!(
+            names.len(),
+            order.len(),
+            "{op}: unexpected inputs {names:?}"
+        );
+        let inputs: Vec<(Vec<f32>, Vec<usize>)> = order
+            .iter()
+            .map(|n| {
+                let v = &case["inputs"][*n];
+                (floats(v).iter().map(|&x| x as f32).collect(), shape(v))
+            })
+            .collect();
+        let labels: Vec<u32> = params
+            .get("labels")
+            .and_then(Value::as_array)
+            .map(|l| l.iter().map(|x| x.as_u64().unwrap() as u32).collect())
+            .unwrap_or_default();
+        let upstream: Vec<f32> = floats(&case["upstream"])
+            .iter()
+            .map(|&x| x as f32)
+            .collect();
+        let build = build_for(op, params);
+        let harness = OpHarness::new(gpu, &inputs, &upstream, &labels, &*build);
+        let run = harness.run().await;
+        let what = format!("{op} {:?}", inputs.iter().map(|i| &i.1).collect::<Vec<_>>());
+        assert_close(
+            &format!("{what} forward"),
+            &run.output,
+            &floats(&case["output"]),
+            1e-5,
+            1e-6,
+        );
+        for (i, name) in order.iter().enumerate() {
+            assert_close(
+                &format!("{what} d/d{name}"),
+                &run.grads[i],
+                &floats(&case["grads"][*name]),
+                1e-5,
+                1e-6,
+            );
+        }
+        if let Some(correct) = params.get("correct").and_then(Value::as_u64) {
+            // The loss op also counts argmax hits; read them from its statistics buffer.
+            let mut g = Graph::new(gpu);
+            let logits = g.input(harness.input_views[0].clone(), &inputs[0].1);
+            let labels_view = gpu.upload(&labels);
+            let ce = ops::cross_entropy(&mut g, logits, &labels_view, 0.0);
+            let stats = ce.stats.clone();
+            let plan = g.finish();
+            gpu.submit(&[&plan.plan]);
+            let stats = gpu.read_f32(&stats).await.unwrap();
+            assert_eq!(stats[1] as u64, correct, "{what}: correct count");
+            assert_eq!(stats[2] as usize, labels.len(), "{what}: valid rows");
+        }
+    }
+}
+
+/// CPU reference for C = op(A)·op(B) in f64.
+pub fn cpu_matmul(
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    layout: MatmulLayout,
+) -> Vec<f64> {
+    let a_at = |i: usize, p: usize| if layout == MatmulLayout::TN { a[p * m + i] } else { a[i * k + p] } as f64;
+    let b_at = |p: usize, j: usize| if layout == MatmulLayout::NT { b[j * k + p] } else { b[p * n + j] } as f64;
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|p| a_at(i, p) * b_at(p, j)).sum();
+        }
+    }
+    c
+}
+
+/// All three matmul layouts on shapes straddling the register tile and the workgroup.
+pub async fn matmul_matches_cpu_reference_on_awkward_shapes(gpu: &Arc<Gpu>) {
+    let mut rng = TestRng::new(11);
+    // Shapes straddling the 4×4 register tile and the 8×8 workgroup (32×32 block), vec4 and scalar paths.
+    let shapes = [
+        (1, 1, 1),
+        (3, 5, 7),
+        (33, 31, 29),
+        (64, 12, 40),
+        (37, 64, 8),
+        (128, 10, 256),
+        (5, 130, 3),
+    ];
+    for &(m, n, k) in &shapes {
+        for layout in [MatmulLayout::NN, MatmulLayout::NT, MatmulLayout::TN] {
+            let a = rng.vec(m * k);
+            let b = rng.vec(k * n);
+            let (sa, sb) = match layout {
+                MatmulLayout::NN => (vec![m, k], vec![k, n]),
+                MatmulLayout::NT => (vec![m, k], vec![n, k]),
+                MatmulLayout::TN => (vec![k, m], vec![k, n]),
+            };
+            let upstream = rng.vec(m * n);
+            let harness = OpHarness::new(
+                gpu,
+                &[(a.clone(), sa), (b.clone(), sb)],
+                &upstream,
+                &[],
+                &move |g, t, _| ops::matmul(g, t[0], t[1], layout),
+            );
+            let run = harness.run().await;
+            let what = format!("matmul {layout:?} m={m} n={n} k={k}");
+            assert_close(
+                &what,
+                &run.output,
+                &cpu_matmul(&a, &b, m, n, k, layout),
+                1e-4,
+                1e-5,
+            );
+            // dA and dB by the same CPU routine: L = Σ C ⊙ R.
+            let r: Vec<f32> = upstream.clone();
+            let (da, db) = match layout {
+                MatmulLayout::NN => (
+                    cpu_matmul(&r, &b, m, k, n, MatmulLayout::NT),
+                    cpu_matmul(&a, &r, k, n, m, MatmulLayout::TN),
+                ),
+                MatmulLayout::NT => (
+                    cpu_matmul(&r, &b, m, k, n, MatmulLayout::NN),
+                    cpu_matmul(&r, &a, n, k, m, MatmulLayout::TN),
+                ),
+                MatmulLayout::TN => (
+                    cpu_matmul(&b, &r, k, m, n, MatmulLayout::NT),
+                    cpu_matmul(&a, &r, k, n, m, MatmulLayout::NN),
+                ),
+            };
+            assert_close(&format!("{what} dA"), &run.grads[0], &da, 1e-4, 1e-5);
+            assert_close(&format!("{what} dB"), &run.grads[1], &db, 1e-4, 1e-5);
+        }
+    }
+}
+
+fn config_for(case: &Value) -> TrainConfig {
+    let o = &case["optimizer"];
+    let kind = match o["kind"].as_str().unwrap() {
+        "sgd" => OptimizerKind::Sgd,
+        "adam" => OptimizerKind::Adam,
+        "adamw" => OptimizerKind::AdamW,
+        other => panic!("unknown optimizer {other}"),
+    };
+    let s = &case["sam"];
+    let sam_kind = match s["kind"].as_str().unwrap() {
+        "none" => SamKind::None,
+        "sam" => SamKind::Sam,
+        "asam" => SamKind::Asam,
+        "asam_davda54" => SamKind::AsamDavda54,
+        other => panic!("unknown sam kind {other}"),
+    };
+    TrainConfig {
+        optimizer: OptimizerConfig {
+            kind,
+            lr: o["lr"].as_f64().unwrap(),
+            momentum: o["momentum"].as_f64().unwrap(),
+            nesterov: o["nesterov"].as_bool().unwrap(),
+            weight_decay: o["weight_decay"].as_f64().unwrap(),
+            beta1: o["betas"][0].as_f64().unwrap(),
+            beta2: o["betas"][1].as_f64().unwrap(),
+            eps: o["eps"].as_f64().unwrap(),
+        },
+        sam: SamConfig {
+            kind: sam_kind,
+            rho: Some(s["rho"].as_f64().unwrap()),
+            eta: Some(s["eta"].as_f64().unwrap()),
+        },
+        label_smoothing: case["label_smoothing"].as_f64().unwrap(),
+        ..TrainConfig::default()
+    }
+}
+
+/// Relative error of a whole tensor, ‖got − want‖ / ‖want‖, plus the worst element.
+fn relative_error(got: &[f32], want: &[f64]) -> (f64, f64) {
+    let diff: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let norm: f64 = want.iter().map(|w| w * w).sum::<f64>().sqrt();
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).abs())
+        .fold(0.0, f64::max);
+    (diff / norm.max(1e-30), worst)
+}
+
+/// Three steps of every case of tests/golden/mlp_steps.json through the real step engine.
+pub async fn three_steps_match_the_reference(gpu: &Arc<Gpu>) {
+    let fixture: Value = serde_json::from_str(include_str!("../golden/mlp_steps.json"))
+        .expect("mlp_steps.json parses");
+    let sizes: Vec<usize> = fixture["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let model = Mlp::new(&sizes);
+    let mut initial = vec![0.0f32; model.layout.total_len];
+    for spec in &model.layout.specs {
+        let data = floats(&fixture["init"][&spec.name]);
+        assert_eq!(data.len(), spec.len(), "{}", spec.name);
+        for (dst, v) in initial[spec.offset..spec.offset + spec.len()]
+            .iter_mut()
+            .zip(data)
+        {
+            *dst = v as f32;
+        }
+    }
+    let batches = fixture["batches"].as_array().unwrap();
+    let rows = batches[0]["y"].as_array().unwrap().len();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 10, "fixture lost cases");
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let config = config_for(case);
+        let batch = Batch {
+            x: gpu.alloc(rows * sizes[0]),
+            labels: gpu.alloc(rows),
+            rows,
+        };
+        let mut engine = StepEngine::new(gpu, &model, &config, &initial, &batch, Plan::new());
+        for (t, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let x: Vec<f32> = floats(&batches[t]["x"]).iter().map(|&v| v as f32).collect();
+            let y: Vec<u32> = batches[t]["y"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
+            gpu.queue
+                .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(&x));
+            gpu.queue
+                .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(&y));
+            engine.step(config.optimizer.lr);
+
+            let stats1 = gpu.read_f32(&engine.stats1).await.unwrap();
+            let want_loss = step["loss"].as_f64().unwrap();
+            assert!(
+                (stats1[0] as f64 - want_loss).abs() <= 1e-5 * want_loss.abs(),
+                "{name} step {t}: loss {} vs {want_loss}",
+                stats1[0]
+            );
+            let scalars = gpu.read_f32(&engine.scalars).await.unwrap();
+            let grad_norm = (scalars[1] as f64).sqrt();
+            let want_norm = step["grad_norm"].as_f64().unwrap();
+            assert!(
+                (grad_norm - want_norm).abs() <= 1e-5 * want_norm,
+                "{name} step {t}: ‖g0‖ {grad_norm} vs {want_norm}"
+            );
+            if let Some(want_sam_loss) = step["sam_loss"].as_f64() {
+                let stats2 = gpu.read_f32(&engine.stats2).await.unwrap();
+                assert!(
+                    (stats2[0] as f64 - want_sam_loss).abs() <= 1e-5 * want_sam_loss.abs(),
+                    "{name} step {t}: L(w+ε) {} vs {want_sam_loss}",
+                    stats2[0]
+                );
+                let cos = scalars[4] as f64 / (grad_norm * (scalars[5] as f64).sqrt());
+                let want_cos = step["cos"].as_f64().unwrap();
+                assert!(
+                    (cos - want_cos).abs() <= 1e-5,
+                    "{name} step {t}: cos(g0, g1) {cos} vs {want_cos}"
+                );
+            }
+            let params = gpu.read_f32(&engine.params).await.unwrap();
+            for spec in &model.layout.specs {
+                let got = &params[spec.offset..spec.offset + spec.len()];
+                let want = floats(&step["params"][&spec.name]);
+                let (rel, worst) = relative_error(got, &want);
+                assert!(rel <= 1e-5, "{name} step {t}: {} differs from the reference: relative error {rel:.2e}, worst element {worst:.2e}", spec.name);
+            }
+            // Padding between tensors must stay exactly zero through every update.
+            let mut covered = vec![false; params.len()];
+            for spec in &model.layout.specs {
+                covered[spec.offset..spec.offset + spec.len()].fill(true);
+            }
+            assert!(
+                params.iter().zip(&covered).all(|(&p, &c)| c || p == 0.0),
+                "{name}: padding changed"
+            );
+        }
+    }
+}
