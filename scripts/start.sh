@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `npm start`: set up if needed, then train the MLP with SAM on the embedded MNIST with the native
-# CLI (the browser page replaces this once it lands). Extra arguments go to `samlab train`.
+# `npm start`: set up if needed, build the browser page (scripts/build.sh: wasm-pack + dist/),
+# then serve dist/ on http://127.0.0.1:8080/ (PORT=N to change it; PORT=0 picks a free port).
+# Open the printed URL in a WebGPU browser (Chrome/Edge 113+; on Linux Chromium may need
+# --enable-unsafe-webgpu). The command-line trainer moved to `npm run train`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash scripts/setup.sh
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
-cargo build --release --quiet
-exec ./target/release/samlab train --dataset mnist --sam sam --epochs 2 "$@"
+# build.sh runs scripts/setup.sh first.
+bash scripts/build.sh
+exec node scripts/serve.mjs dist --port "${PORT:-8080}"

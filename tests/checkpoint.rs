@@ -1,5 +1,6 @@
 //! Checkpoints at the library level (no GPU): safetensors round trips, every way a file can fail
 //! to fit the model, and the atomic writer.
+#![cfg(not(target_arch = "wasm32"))] // native suite; the browser suite is tests/web.rs
 
 use std::path::{Path, PathBuf};
 

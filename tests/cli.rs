@@ -2,6 +2,7 @@
 //! exit (never a panic), and good runs print well-formed, deterministic JSON lines and checkpoints
 //! that load again. Training runs use a tiny generated IDX data set (600 + 100 samples of 4x4
 //! pixels) so the whole file stays fast on lavapipe.
+#![cfg(not(target_arch = "wasm32"))] // native suite; the browser suite is tests/web.rs
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -3,6 +3,7 @@
 //! regenerate with `python3 tests/golden/make_fixtures.py`). Runs the real step engine: the same
 //! plan, kernels and SAM loop as training, with the batch uploaded instead of gathered. Shared with
 //! the browser suite (tests/cases).
+#![cfg(not(target_arch = "wasm32"))] // native suite; the browser suite is tests/web.rs
 
 mod cases;
 mod common;

@@ -2,6 +2,7 @@
 //! (tests/golden/ops.json, float64), against a CPU reference on random shapes that are not
 //! multiples of the tile or workgroup sizes, and against central finite differences of the GPU's
 //! own forward pass. The first two are shared with the browser suite (tests/cases).
+#![cfg(not(target_arch = "wasm32"))] // native suite; the browser suite is tests/web.rs
 
 mod cases;
 mod common;

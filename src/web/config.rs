@@ -30,6 +30,27 @@ pub struct WebConfig {
     shuffle: Option<bool>,
 }
 
+/// Every key `WebConfig` accepts, as the page spells them.
+const KEYS: &[&str] = &[
+    "model",
+    "hidden",
+    "optimizer",
+    "lr",
+    "momentum",
+    "nesterov",
+    "weightDecay",
+    "sam",
+    "rho",
+    "eta",
+    "schedule",
+    "batchSize",
+    "epochs",
+    "seed",
+    "labelNoise",
+    "labelSmoothing",
+    "shuffle",
+];
+
 fn whole(name: &str, value: f64, min: f64) -> Result<u64, String> {
     if value.is_finite() && value.fract() == 0.0 && value >= min && value <= 9.0e15 {
         Ok(value as u64)
@@ -45,6 +66,7 @@ impl WebConfig {
         let web: WebConfig = if value.is_undefined() || value.is_null() {
             WebConfig::default()
         } else {
+            check_keys(&value)?;
             serde_wasm_bindgen::from_value(value)
                 .map_err(|e| JsError::new(&format!("invalid config: {e}")))?
         };
@@ -136,4 +158,24 @@ fn js_names(message: &str) -> String {
     .fold(message.to_string(), |text, (rust, js)| {
         text.replace(rust, js)
     })
+}
+
+/// serde-wasm-bindgen reads only a struct's own keys from an object, so `deny_unknown_fields`
+/// never sees a misspelt key: check them here.
+fn check_keys(value: &JsValue) -> Result<(), JsError> {
+    if !value.is_object() || js_sys::Array::is_array(value) {
+        return Err(JsError::new(
+            "invalid config: expected a plain object such as {optimizer: \"sgd\", sam: \"sam\"}",
+        ));
+    }
+    for key in js_sys::Object::keys(&js_sys::Object::from(value.clone())).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !KEYS.contains(&key.as_str()) {
+            return Err(JsError::new(&format!(
+                "invalid config: unknown key {key:?}; the keys are {}",
+                KEYS.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# `npm run build`: set up if needed, compile the crate to WebAssembly with wasm-pack (release,
+# --target web) into pkg/, and assemble the static site in dist/:
+#
+#   dist/                         everything in www/
+#   dist/pkg/samlab.js            wasm-bindgen's ES module (+ samlab_bg.wasm, samlab.d.ts)
+#   dist/vendor/uPlot.esm.js      uPlot (npm) and its stylesheet uPlot.min.css
+#   dist/data/mnist/*.gz          the embedded MNIST IDX files (data/mnist, from setup)
+#   dist/data/fashion-mnist/*.gz  Fashion-MNIST (real copies of data/fashion-mnist's symlinks)
+#
+# Nothing is downloaded: wasm-pack finds wasm-bindgen (the exact Cargo.lock version) in
+# .tools/bin and wasm-opt (npm binaryen 132, never Debian's binaryen 108, which corrupts
+# wasm-bindgen 0.2.130 output) in node_modules/.bin. The build fails if wasm-pack says it is
+# downloading anything. Finally prints raw and gzip -9 sizes.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh
+
+export PATH="$PWD/.tools/bin:$PWD/node_modules/.bin:$PATH"
+export WASM_PACK_CACHE="$PWD/.tools/wasm-pack-cache"
+mkdir -p "$WASM_PACK_CACHE"
+
+say() { printf 'build: %s\n' "$*"; }
+
+# Guard against the silent-corruption trap: the wasm-opt on PATH must be binaryen >= 132.
+wasm_opt_version=$(wasm-opt --version 2>/dev/null | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p')
+if [[ -z $wasm_opt_version || $wasm_opt_version -lt 132 ]]; then
+  say "wasm-opt on PATH is '$(command -v wasm-opt || echo none)' (version ${wasm_opt_version:-?}); need npm binaryen 132 (npm ci)"
+  exit 1
+fi
+
+say "wasm-pack build --release --target web (wasm-bindgen $(wasm-bindgen --version | cut -d' ' -f2), wasm-opt $wasm_opt_version)"
+mkdir -p target
+log=target/wasm-pack-build.log # kept for inspection
+start=$SECONDS
+# --mode no-install: use the tools on PATH and fail rather than download a wasm-bindgen.
+if ! wasm-pack --log-level info build --mode no-install --release --target web \
+  --out-dir pkg --out-name samlab --no-pack . >"$log" 2>&1; then
+  cat "$log" >&2
+  say "wasm-pack build failed"
+  exit 1
+fi
+# wasm-pack announces tool installs with "Installing wasm-bindgen..." and prebuilt downloads;
+# (cargo's own "Downloaded <crate>" lines are crates.io and fine).
+if grep -Eiq 'installing (wasm-bindgen|wasm-opt|chromedriver|geckodriver)|(pre-?built)|not installed' "$log"; then
+  cat "$log" >&2
+  say "wasm-pack tried to download a tool; check .tools/bin/wasm-bindgen and node_modules/.bin/wasm-opt"
+  exit 1
+fi
+wasm_opt_used=$(sed -n 's/.*found wasm-opt at "\(.*\)".*/\1/p' "$log" | head -n 1)
+if [[ -z $wasm_opt_used ]]; then
+  say "note: wasm-opt did not run (disabled in Cargo.toml's package.metadata.wasm-pack?)"
+elif [[ $wasm_opt_used != "$PWD/node_modules/.bin/wasm-opt" ]]; then
+  cat "$log" >&2
+  say "wasm-pack used wasm-opt at $wasm_opt_used, not node_modules/.bin/wasm-opt"
+  exit 1
+fi
+# Cargo's warnings and errors are worth seeing; the rest of wasm-pack's chatter is not.
+grep -E '^(warning|error)' "$log" | grep -v 'wasm-pack' >&2 || true
+say "wasm-pack done in $((SECONDS - start)) s"
+
+# Assemble dist/ --------------------------------------------------------------
+rm -rf dist
+mkdir -p dist/pkg dist/vendor dist/data
+cp -R www/. dist/
+cp pkg/samlab.js pkg/samlab_bg.wasm dist/pkg/
+[[ -f pkg/samlab.d.ts ]] && cp pkg/samlab.d.ts dist/pkg/
+cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css dist/vendor/
+
+idx_names=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
+for ds in mnist fashion-mnist; do
+  have=1
+  for f in "${idx_names[@]}"; do [[ -e data/$ds/$f ]] || have=0; done
+  if ((have)); then
+    mkdir -p "dist/data/$ds"
+    for f in "${idx_names[@]}"; do cp -L "data/$ds/$f" "dist/data/$ds/$f"; done
+  elif [[ $ds == mnist ]]; then
+    say "data/mnist is incomplete; run npm run setup"
+    exit 1
+  else
+    say "note: data/fashion-mnist not found (apt dataset-fashion-mnist); dist/ ships MNIST only"
+  fi
+done
+
+# Sizes ------------------------------------------------------------------------
+gz() { gzip -9 -c "$1" | wc -c; }
+raw() { wc -c <"$1"; }
+kb() { awk -v b="$1" 'BEGIN { printf "%.1f KB", b / 1000 }'; }
+for f in dist/pkg/samlab_bg.wasm dist/pkg/samlab.js; do
+  say "$(printf '%-25s %10s raw  %10s gzip -9' "${f#dist/}" "$(kb "$(raw "$f")")" "$(kb "$(gz "$f")")")"
+done
+total_raw=0 total_gz=0
+while IFS= read -r -d '' f; do
+  total_raw=$((total_raw + $(raw "$f")))
+  total_gz=$((total_gz + $(gz "$f")))
+done < <(printf '%s\0' dist/pkg/samlab.js dist/pkg/samlab_bg.wasm dist/vendor/uPlot.esm.js
+  find www -type f \( -name '*.js' -o -name '*.mjs' \) -print0)
+say "$(printf '%-25s %10s raw  %10s gzip -9' 'wasm + JS transferred' "$(kb $total_raw)" "$(kb $total_gz)")"
+say "dist/ ready ($(du -sh dist | cut -f1) with data); serve it with: npm run serve"
