@@ -1,0 +1,546 @@
+// The page: settings, buttons, charts and the status line. Training runs in worker.js; this file
+// only sends commands and draws what comes back (protocol in docs/web.md).
+//
+// Page states: checking → (nogpu | idle | loading) → ready → running ⇄ paused → done.
+// "idle": the settings are invalid, so no model is built yet. "failed": the model could not be
+// built (the message sits beside the field that caused it). "crashed": the worker died or hung;
+// Restart makes a fresh one.
+
+import {
+  DEFAULT_LR, DEFAULT_RHO, KEYS, LIVE_KEYS, fromHash, parseNumber, structureKey, toHash,
+  toTrainerConfig, validate,
+} from './settings.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** How long a command may go unanswered, and a running worker may stay silent, before the page
+ *  calls it dead. Building a model on a slow CPU adapter with a big data set takes a while.
+ *  `#…&watchdog=S` in the URL sets the last two to S seconds (tests). */
+const WATCHDOG_MS = { create: 180_000, command: 90_000, silence: 45_000 };
+const SETTINGS_DEBOUNCE_MS = 300;
+
+const STRUCTURAL_STATES = new Set(['idle', 'loading', 'ready', 'failed', 'crashed']);
+const TRAINER_STATES = new Set(['ready', 'running', 'paused', 'done']);
+
+const page = {
+  state: 'checking',
+  worker: null,
+  info: {}, // what the worker said about the trainer (adapter, totalSteps, …)
+  trainerKey: null, // structureKey() of the settings the current (or coming) trainer was built from
+  applied: { lr: null, rho: null }, // lr and ρ the trainer has (or will have)
+  pending: new Map(), // command id → {command, sentAt}
+  nextId: 1,
+  lastMessageAt: 0,
+  latest: null, // the last metrics message
+  lastEval: null,
+  evals: [], // every evaluation of the current worker, oldest first
+  lastWeights: null, // {bytes, name}: the last weights saved or loaded, reloaded by Restart
+  restoreAfterRestart: false,
+  workerErrors: {}, // field → message from the worker
+  errorLog: [], // every error message shown, for tests
+  startClickedAt: null,
+  firstStepMs: null,
+  pausing: false,
+  adapterHint: '',
+  charts: null,
+  evalEvery: 0,
+  watchdog: { ...WATCHDOG_MS },
+  syncTimer: 0,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Settings ↔ inputs
+
+function readSettings() {
+  const s = {};
+  for (const key of KEYS) s[key] = $(key).value;
+  return s;
+}
+
+function writeSettings(s) {
+  for (const key of KEYS) $(key).value = s[key];
+  $('optimizer').dataset.previous = s.optimizer;
+  $('sam').dataset.previous = s.sam;
+}
+
+function pageErrors() {
+  return validate(readSettings());
+}
+
+function showFieldErrors() {
+  const errors = pageErrors();
+  for (const key of [...KEYS, 'load']) {
+    const message = errors[key] ?? page.workerErrors[key] ?? '';
+    const slot = $(`${key}-error`);
+    if (slot && slot.textContent !== message) slot.textContent = message;
+    const input = key === 'load' ? null : $(key);
+    if (input) input.setAttribute('aria-invalid', message ? 'true' : 'false');
+  }
+  return errors;
+}
+
+function onSettingInput(event) {
+  const key = event.target.id;
+  // Changing the optimizer or SAM mode brings that choice's default lr or ρ, unless the user
+  // typed their own.
+  if (key === 'optimizer') {
+    const previous = event.target.dataset.previous;
+    if (parseNumber($('lr').value) === parseNumber(DEFAULT_LR[previous])) $('lr').value = DEFAULT_LR[event.target.value];
+    event.target.dataset.previous = event.target.value;
+    delete page.workerErrors.lr;
+  }
+  if (key === 'sam') {
+    const previous = event.target.dataset.previous;
+    if (previous === 'none' || parseNumber($('rho').value) === parseNumber(DEFAULT_RHO[previous])) {
+      $('rho').value = DEFAULT_RHO[event.target.value];
+    }
+    event.target.dataset.previous = event.target.value;
+    delete page.workerErrors.rho;
+  }
+  delete page.workerErrors[key];
+  history.replaceState(null, '', toHash(readSettings()));
+  render();
+  clearTimeout(page.syncTimer);
+  page.syncTimer = setTimeout(syncTrainer, SETTINGS_DEBOUNCE_MS);
+}
+
+/** Bring the trainer in line with the settings: a new one if its structure changed, else `set`. */
+function syncTrainer() {
+  clearTimeout(page.syncTimer);
+  if (!page.worker || page.state === 'crashed') return;
+  const s = readSettings();
+  const errors = validate(s);
+  // 'idle' and 'failed' have no usable trainer: any valid change builds one.
+  const rebuild = page.state === 'idle' || page.state === 'failed' || structureKey(s) !== page.trainerKey;
+  if (STRUCTURAL_STATES.has(page.state) && rebuild) {
+    if (Object.keys(errors).length === 0) createTrainer();
+    else if (page.state !== 'loading') setState('idle');
+    return;
+  }
+  if (!TRAINER_STATES.has(page.state) && page.state !== 'loading') return;
+  const { config } = toTrainerConfig(s);
+  const change = {};
+  if (!errors.lr && config.lr !== page.applied.lr) change.lr = config.lr;
+  if (s.sam !== 'none' && !errors.rho && config.rho !== page.applied.rho) change.rho = config.rho;
+  if (Object.keys(change).length === 0 || page.state === 'loading') return; // 'ready' will sync again
+  Object.assign(page.applied, change);
+  send({ type: 'set', ...change });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker
+
+function send(message, transfer = []) {
+  if (!page.worker) return;
+  const id = page.nextId++;
+  page.pending.set(id, { command: message.type, sentAt: performance.now() });
+  page.worker.postMessage({ ...message, id }, transfer);
+}
+
+function startWorker() {
+  stopWorker();
+  const worker = new Worker('./worker.js', { type: 'module' });
+  worker.onmessage = (event) => onWorkerMessage(worker, event.data);
+  worker.onerror = (event) => {
+    event.preventDefault();
+    if (worker === page.worker) crash('The training engine stopped with an unexpected error.', event.message);
+  };
+  worker.onmessageerror = () => {
+    if (worker === page.worker) crash('The training engine sent a message the page could not read.');
+  };
+  page.worker = worker;
+  page.lastMessageAt = performance.now();
+  page.trainerKey = null;
+  page.applied = { lr: null, rho: null };
+  page.pausing = false;
+  page.workerErrors = {};
+  clearRun();
+  setState('idle');
+  syncTrainer();
+}
+
+/** Forget the run: charts, metrics, evaluations. */
+function clearRun() {
+  page.info = {};
+  page.latest = null;
+  page.lastEval = null;
+  page.evals = [];
+  page.startClickedAt = null;
+  page.firstStepMs = null;
+  page.charts?.clear();
+}
+
+function stopWorker() {
+  if (page.worker) page.worker.terminate();
+  page.worker = null;
+  page.pending.clear();
+}
+
+/** A new trainer for the current settings (only before a run has started: nothing to keep). */
+function createTrainer() {
+  clearRun();
+  const s = readSettings();
+  const { dataset, config } = toTrainerConfig(s);
+  page.trainerKey = structureKey(s);
+  page.applied = { lr: config.lr, rho: config.rho ?? null };
+  for (const key of KEYS) if (!LIVE_KEYS.includes(key)) delete page.workerErrors[key];
+  send({ type: 'create', dataset, config, options: { evalEvery: page.evalEvery } });
+  setState('loading', { detail: 'Loading' });
+}
+
+function onWorkerMessage(worker, msg) {
+  if (worker !== page.worker) return; // a message from a worker that was already replaced
+  page.lastMessageAt = performance.now();
+  switch (msg.type) {
+    case 'state':
+      page.info = { ...page.info, ...msg };
+      if (msg.state === 'paused' || msg.state === 'done') page.pausing = false;
+      setState(msg.state === 'failed' && page.state === 'crashed' ? 'crashed' : msg.state);
+      if (msg.state === 'ready') {
+        if (page.restoreAfterRestart && page.lastWeights) {
+          page.restoreAfterRestart = false;
+          const copy = page.lastWeights.bytes.slice();
+          send({ type: 'load', bytes: copy }, [copy.buffer]);
+        }
+        syncTrainer();
+      }
+      break;
+    case 'metrics':
+      page.latest = msg;
+      page.info.step = msg.step;
+      page.info.epoch = msg.epoch;
+      if (page.startClickedAt !== null && page.firstStepMs === null) {
+        page.firstStepMs = performance.now() - page.startClickedAt;
+      }
+      page.charts?.addTrain(msg);
+      renderStatus();
+      break;
+    case 'eval':
+      page.lastEval = msg;
+      page.evals.push(msg);
+      page.charts?.addTest(msg);
+      renderStatus();
+      break;
+    case 'saved':
+      page.lastWeights = { bytes: msg.bytes, name: weightsFileName(msg.step) };
+      download(msg.bytes, page.lastWeights.name);
+      break;
+    case 'loaded':
+      delete page.workerErrors.load;
+      render();
+      break;
+    case 'error':
+      if (msg.fatal) crash(msg.message, msg.detail, msg.hint);
+      else showError(msg);
+      break;
+    case 'log':
+      console.warn(`samlab engine: ${msg.text}`);
+      break;
+    case 'done':
+      page.pending.delete(msg.id);
+      render();
+      break;
+    default:
+      break;
+  }
+}
+
+/** The worker died (uncaught error, panic, lost device) or hung: drop it and offer Restart. */
+function crash(message, detail, hint = 'Press Restart to start a fresh engine.') {
+  if (page.state === 'crashed') return;
+  stopWorker();
+  setState('crashed');
+  const reload = page.lastWeights ? ' Restart loads back the last weights you saved or loaded.' : '';
+  showBanner({ message, hint: hint + reload, detail, restart: true });
+}
+
+function watchdog() {
+  if (!page.worker) return;
+  const now = performance.now();
+  const { create, command: commandLimit, silence } = page.watchdog;
+  for (const { command, sentAt } of page.pending.values()) {
+    const limit = command === 'create' ? create : commandLimit;
+    if (now - sentAt > limit) {
+      crash(`The training engine did not answer "${command}" within ${Math.round(limit / 1000)} s.`);
+      return;
+    }
+  }
+  if (page.state === 'running' && now - page.lastMessageAt > silence) {
+    crash(`The training engine has been silent for ${Math.round(silence / 1000)} s.`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+function showError({ message, hint, field, detail }) {
+  page.errorLog.push(message);
+  const slot = field && $(`${field}-error`);
+  if (slot) {
+    page.workerErrors[field] = hint ? `${message} ${hint}` : message;
+    render();
+    return;
+  }
+  showBanner({ message, hint, detail });
+}
+
+function showBanner({ message, hint = '', detail = '', restart = false }) {
+  page.errorLog.push(message);
+  $('banner-message').textContent = message;
+  $('banner-hint').textContent = hint;
+  $('banner-detail').textContent = detail ? `Details: ${detail}` : '';
+  $('restart').hidden = !restart;
+  $('banner-close').hidden = restart;
+  $('banner').hidden = false;
+}
+
+function hideBanner() {
+  $('banner').hidden = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buttons
+
+function onStart() {
+  if (!canStart()) return;
+  page.startClickedAt = performance.now();
+  page.firstStepMs = null;
+  send({ type: 'start' });
+  setState('running');
+}
+
+function onPause() {
+  if (page.state === 'running') {
+    page.pausing = true;
+    send({ type: 'pause' });
+    render();
+  } else if (page.state === 'paused' && Object.keys(pageErrors()).length === 0) {
+    send({ type: 'start' });
+    setState('running');
+  }
+}
+
+function onStep() {
+  if (!(page.state === 'ready' || page.state === 'paused') || busy()) return;
+  send({ type: 'step', n: 1 });
+  render();
+}
+
+function onReset() {
+  hideBanner();
+  page.restoreAfterRestart = false;
+  startWorker();
+}
+
+function onRestart() {
+  hideBanner();
+  page.restoreAfterRestart = Boolean(page.lastWeights);
+  startWorker();
+}
+
+function onSave() {
+  if (TRAINER_STATES.has(page.state)) send({ type: 'save' });
+}
+
+async function onLoadFile() {
+  const file = $('load-file').files[0];
+  $('load-file').value = '';
+  if (!file || !TRAINER_STATES.has(page.state)) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  page.lastWeights = { bytes: bytes.slice(), name: file.name };
+  delete page.workerErrors.load;
+  send({ type: 'load', bytes }, [bytes.buffer]);
+  render();
+}
+
+function weightsFileName(step) {
+  const s = readSettings();
+  return `samlab-${s.dataset}-${s.model}-${s.hidden.replace(/\s+/g, '').replace(/,/g, 'x')}-${s.optimizer}-${s.sam}-step${step}.safetensors`;
+}
+
+function download(bytes, name) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+function setState(state, extra = {}) {
+  page.state = state;
+  if (extra.detail) page.info.detail = extra.detail;
+  render();
+}
+
+/** A pending command that keeps the trainer busy (the buttons wait for it). */
+function busy() {
+  for (const { command } of page.pending.values()) {
+    if (['step', 'load', 'save', 'evaluate'].includes(command)) return true;
+  }
+  return false;
+}
+
+function canStart() {
+  return page.state === 'ready' && !busy() && Object.keys(pageErrors()).length === 0
+    && structureKey(readSettings()) === page.trainerKey;
+}
+
+function render() {
+  const errors = showFieldErrors();
+  const valid = Object.keys(errors).length === 0;
+  const s = page.state;
+  const noGpu = s === 'checking' || s === 'nogpu';
+  const hasTrainer = TRAINER_STATES.has(s);
+
+  $('settings').disabled = noGpu;
+  for (const key of KEYS) {
+    const live = LIVE_KEYS.includes(key);
+    let disabled = !live && !STRUCTURAL_STATES.has(s);
+    if (key === 'rho' && $('sam').value === 'none') disabled = true;
+    $(key).disabled = disabled;
+  }
+  $('start').disabled = noGpu || !canStart();
+  $('pause').disabled = noGpu || page.pausing || !(s === 'running' || (s === 'paused' && valid && !busy()));
+  $('pause').textContent = s === 'paused' ? 'Resume' : 'Pause';
+  $('step').disabled = noGpu || !(s === 'ready' || s === 'paused') || !valid || busy() || !canStep();
+  $('reset').disabled = noGpu;
+  $('save').disabled = noGpu || !hasTrainer || busy();
+  $('load').disabled = noGpu || !(s === 'ready' || s === 'paused' || s === 'done') || busy();
+  renderStatus();
+}
+
+function canStep() {
+  return page.state === 'paused' || structureKey(readSettings()) === page.trainerKey;
+}
+
+const STATE_TEXT = {
+  checking: 'Checking for WebGPU…',
+  nogpu: 'WebGPU is not available',
+  idle: 'Fix the highlighted settings to build the model',
+  ready: 'Ready: press Start',
+  running: 'Training',
+  paused: 'Paused',
+  done: 'Done: press Reset to train again',
+  failed: 'The model could not be built (see the message)',
+  crashed: 'The training engine stopped: press Restart',
+};
+
+function renderStatus() {
+  const s = page.state;
+  const info = page.info;
+  let text = STATE_TEXT[s] ?? s;
+  if (s === 'loading') text = `${info.detail ?? 'Loading'}…`;
+  if (s === 'running' && page.pausing) text = 'Pausing…';
+  $('status-state').textContent = text;
+  const epochs = parseNumber($('epochs').value);
+  const step = info.step ?? 0;
+  $('status-progress').textContent = info.totalSteps
+    ? `epoch ${(info.epoch ?? 0).toFixed(2)} / ${Number.isFinite(epochs) ? epochs : '?'} · step ${step} / ${info.totalSteps}`
+    : '';
+  const m = page.latest;
+  $('status-speed').textContent = m && m.samplesPerSecond
+    ? `${Math.round(m.samplesPerSecond).toLocaleString('en')} samples/s (${m.msPerStep.toFixed(1)} ms/step)`
+    : '';
+  const e = page.lastEval;
+  $('status-test').textContent = e ? `test accuracy ${(e.accuracy * 100).toFixed(2)}% (step ${e.step})` : '';
+  // wgpu names the adapter from the browser's (often empty) adapter info; the page's own
+  // requestAdapter() knows the vendor and architecture.
+  let adapter = (info.adapter ?? '').trim();
+  if (!adapter || adapter.startsWith('(')) adapter = `${page.adapterHint} ${adapter}`.trim();
+  $('status-adapter').textContent = adapter ? `adapter: ${adapter}` : '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+async function findWebGpu() {
+  if (!navigator.gpu) {
+    return { ok: false, reason: 'This browser does not offer WebGPU, which samlab uses to train on your GPU.' };
+  }
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) {
+      return { ok: false, reason: 'This browser has WebGPU, but it found no GPU adapter to use (the GPU may be blocklisted or switched off).' };
+    }
+    const i = adapter.info ?? {};
+    return { ok: true, adapter: [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') };
+  } catch (err) {
+    return { ok: false, reason: `This browser's WebGPU could not find an adapter (${String(err?.message ?? err)}).` };
+  }
+}
+
+async function setUpCharts() {
+  try {
+    const { Charts } = await import('./charts.js');
+    const plot = (id) => $(id).querySelector('.plot');
+    page.charts = new Charts({ accuracy: plot('chart-accuracy'), loss: plot('chart-loss'), sam: plot('chart-sam') });
+  } catch (err) {
+    showBanner({ message: 'The charts could not be loaded; training still works, and the status line shows progress.', detail: String(err?.message ?? err) });
+  }
+}
+
+async function main() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  page.evalEvery = Math.max(0, Math.floor(Number(params.get('evalEvery')) || 0));
+  const watchdogSeconds = Number(params.get('watchdog'));
+  if (watchdogSeconds > 0) Object.assign(page.watchdog, { command: watchdogSeconds * 1000, silence: watchdogSeconds * 1000 });
+  writeSettings(fromHash(location.hash));
+  history.replaceState(null, '', toHash(readSettings()));
+
+  for (const key of KEYS) $(key).addEventListener('input', onSettingInput);
+  $('controls').addEventListener('submit', (event) => event.preventDefault());
+  $('start').addEventListener('click', onStart);
+  $('pause').addEventListener('click', onPause);
+  $('step').addEventListener('click', onStep);
+  $('reset').addEventListener('click', onReset);
+  $('restart').addEventListener('click', onRestart);
+  $('banner-close').addEventListener('click', hideBanner);
+  $('save').addEventListener('click', onSave);
+  $('load').addEventListener('click', () => $('load-file').click());
+  $('load-file').addEventListener('change', onLoadFile);
+  window.addEventListener('hashchange', () => {
+    if (!STRUCTURAL_STATES.has(page.state)) return;
+    writeSettings(fromHash(location.hash));
+    render();
+    syncTrainer();
+  });
+
+  render();
+  await setUpCharts();
+  const gpu = await findWebGpu();
+  if (!gpu.ok) {
+    $('nogpu-reason').textContent = gpu.reason;
+    $('nogpu').hidden = false;
+    setState('nogpu');
+    return;
+  }
+  page.adapterHint = gpu.adapter;
+  setInterval(watchdog, Math.min(2000, page.watchdog.silence / 4));
+  startWorker();
+}
+
+// Read-only view for tests and the curious (the page never reads it).
+window.samlab = Object.freeze({
+  get state() { return page.state; },
+  get info() { return { ...page.info }; },
+  get latest() { return page.latest && { ...page.latest }; },
+  get lastEval() { return page.lastEval && { ...page.lastEval }; },
+  get evals() { return page.evals.map((e) => ({ ...e })); },
+  get history() { return page.charts?.snapshot() ?? null; },
+  get firstStepMs() { return page.firstStepMs; },
+  get errors() { return page.errorLog.slice(); },
+  get pending() { return [...page.pending.values()].map((p) => p.command); },
+  get settings() { return readSettings(); },
+  get hasSavedWeights() { return Boolean(page.lastWeights); },
+  /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */
+  simulateCrash() { send({ type: '__crash' }); },
+  simulateHang() { send({ type: '__hang' }); },
+});
+
+main();

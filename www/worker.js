@@ -1,0 +1,463 @@
+// The training worker: owns the wasm module, the GPU device, the data and the Trainer, so the
+// page never freezes. Full description in docs/web.md; the protocol in short:
+//
+// page → worker (every command may carry an `id`; the worker answers {type:'done', id, command, ok}
+// once the command has been handled, which is what the page's watchdog waits for)
+//   {type:'create', dataset:'mnist'|'fashion-mnist', config:{…Trainer config…}, options?:{evalEvery}}
+//                                     load the data (cached per name) and build a fresh Trainer
+//   {type:'start'}                    train until the end or a pause (also resumes); ignored while running
+//   {type:'pause'}                    stop after the current chunk; answered once the loop has stopped
+//   {type:'step', n}                  train n steps (while not running), then stay paused
+//   {type:'set', lr?, rho?}           change the learning rate and/or ρ of the live trainer
+//   {type:'save'}                     → {type:'saved', bytes, step}
+//   {type:'load', bytes}              load safetensors weights, then evaluate (→ 'loaded', 'eval')
+//   {type:'evaluate'}                 → {type:'eval', …}
+//   {type:'__crash'}, {type:'__hang'} test hooks: an uncaught error; stop answering altogether
+//
+// worker → page
+//   {type:'state', state:'loading'|'ready'|'running'|'paused'|'done'|'failed', detail?, step, epoch,
+//    totalSteps, stepsPerEpoch, passesPerStep, adapter, dataset, trainCount, testCount, evalEvery}
+//   {type:'metrics', step, epoch, steps, loss, accuracy, gradNorm, sharpness, cosG0G1,
+//    nonfiniteSteps, samplesPerSecond, msPerStep, lr}   (means over the steps since the last one)
+//   {type:'eval', step, epoch, loss, accuracy, samples}
+//   {type:'saved', bytes, step}       {type:'loaded', step}
+//   {type:'error', message, hint, field?, fatal?, detail?}   fatal: the engine is dead, restart the worker
+//   {type:'log', level, text}         console.error output of the engine (forwarded; the page's console
+//                                     does not show a worker's console)
+//   {type:'done', id, command, ok}
+
+const DATA_FILES = [
+  'train-images-idx3-ubyte.gz',
+  'train-labels-idx1-ubyte.gz',
+  't10k-images-idx3-ubyte.gz',
+  't10k-labels-idx1-ubyte.gz',
+];
+const DATASET_LABELS = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST' };
+
+/** Aim for a metrics update about four times a second, whatever the adapter's speed. */
+const TARGET_CHUNK_MS = 250;
+const MAX_CHUNK_STEPS = 500;
+
+let wasm = null; // the samlab.js module once initialised
+let trainer = null;
+let info = {}; // what 'state' messages repeat about the current trainer
+let state = 'loading';
+let crashed = false;
+let hung = false; // test hook (__hang)
+let loop = null; // the promise of the running training loop
+let stopRequested = false;
+let chunkSteps = 1; // the first chunk is one step, so the first point appears at once
+let evalEvery = 0;
+let nextEvalStep = 0;
+let lastEvalStep = -1;
+const dataCache = new Map(); // dataset name → Promise<Uint8Array[4]>
+
+const post = (message, transfer = []) => self.postMessage(message, transfer);
+const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
+const orNull = (v) => (v === undefined || v === null || Number.isNaN(v) ? null : num(v));
+
+// ---------------------------------------------------------------------------------------------
+// Crashes. A Rust panic aborts the wasm instance: console_error_panic_hook prints it with
+// console.error, and the promise of the call in flight never settles. The page sees neither our
+// console nor a hung promise, so both are turned into a fatal error message here.
+
+const consoleError = console.error.bind(console);
+console.error = (...args) => {
+  consoleError(...args);
+  const text = args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
+  if (/panicked at/.test(text)) {
+    fatal('The training engine crashed.', firstLine(text.slice(text.indexOf('panicked at'))));
+  } else {
+    post({ type: 'log', level: 'error', text: firstLine(text) });
+  }
+};
+self.addEventListener('error', (event) => {
+  fatal('The training engine stopped with an unexpected error.', firstLine(event.message));
+  event.preventDefault();
+});
+self.addEventListener('unhandledrejection', (event) => {
+  const error = classify(event.reason);
+  if (error.fatal) fatal(error.message, error.detail, error.hint);
+  else post({ type: 'error', ...error });
+  event.preventDefault();
+});
+
+function firstLine(text) {
+  return String(text ?? '').split('\n')[0].trim().slice(0, 300);
+}
+
+function fatal(message, detail, hint = 'Press Restart to start a fresh engine.') {
+  if (crashed) return;
+  crashed = true;
+  stopRequested = true;
+  post({ type: 'error', message, hint, detail: detail || undefined, fatal: true });
+  setState('failed');
+}
+
+/** An error a person can act on, tied to the page control that caused it. */
+class UserError extends Error {
+  constructor(message, { field, hint } = {}) {
+    super(message);
+    this.field = field;
+    this.hint = hint;
+  }
+}
+
+// Trainer.create names the bad config key in its message; map it to the page's field.
+const FIELD_PATTERNS = [
+  ['labelNoise', /label[_ ]?noise/i],
+  ['batchSize', /batch[_ ]?size/i],
+  ['lr', /\blr\b|learning[_ ]rate/i],
+  ['rho', /\brho\b|ρ/i],
+  ['hidden', /\bhidden\b/i],
+  ['epochs', /\bepochs?\b/i],
+  ['seed', /\bseed\b/i],
+  ['optimizer', /\boptimizer\b|\bmomentum\b/i],
+  ['model', /\bmodel\b/i],
+  ['sam', /\bsam\b/i],
+];
+
+function fieldOf(message) {
+  for (const [field, pattern] of FIELD_PATTERNS) if (pattern.test(message)) return field;
+  return undefined;
+}
+
+/** Any thrown value → {message, hint, field?, fatal?, detail?} in plain words. */
+function classify(err, field) {
+  if (err instanceof UserError) {
+    return { message: err.message, hint: err.hint ?? '', field: err.field ?? field };
+  }
+  const raw = err instanceof Error ? err.message : String(err);
+  if (err instanceof WebAssembly.RuntimeError) {
+    return { message: 'The training engine crashed.', detail: firstLine(raw), hint: 'Press Restart to start a fresh engine.', fatal: true };
+  }
+  if (/^no WebGPU/i.test(raw)) {
+    return { message: 'No WebGPU adapter is available to the training engine.', detail: firstLine(raw), hint: 'Use a browser with WebGPU enabled (see the notes on the page), then press Restart.', fatal: true };
+  }
+  if (/device was lost|device lost/i.test(raw)) {
+    return { message: 'The GPU device was lost (the browser or the driver reset it).', detail: firstLine(raw), hint: 'Press Restart to start a fresh engine.', fatal: true };
+  }
+  return { message: firstLine(raw).replace(/^Error:\s*/, ''), hint: '', field };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One thing at a time on the trainer. Its methods borrow the Rust object, and an async method
+// holds that borrow until its promise settles, so every use (getters included) goes through this
+// queue: commands then interleave between training chunks, never inside one.
+
+let queue = Promise.resolve();
+function exclusive(fn) {
+  const result = queue.then(fn);
+  queue = result.then(() => {}, () => {});
+  return result;
+}
+
+const engine = (async () => {
+  const module = await import('./pkg/samlab.js');
+  await module.default();
+  wasm = module;
+})();
+
+function setState(next, extra = {}) {
+  state = next;
+  post({ type: 'state', state, ...info, ...extra });
+}
+
+function snapshot() {
+  return {
+    step: num(trainer.stepCount),
+    epoch: trainer.epoch,
+    totalSteps: num(trainer.totalSteps),
+    stepsPerEpoch: num(trainer.stepsPerEpoch),
+    passesPerStep: num(trainer.passesPerStep),
+    adapter: trainer.adapter,
+    lr: trainer.learningRate,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+async function loadData(name) {
+  if (!DATASET_LABELS[name]) {
+    throw new UserError(`There is no data set called "${name}".`, { field: 'dataset', hint: 'Choose MNIST or Fashion-MNIST.' });
+  }
+  if (!dataCache.has(name)) {
+    const base = new URL(`./data/${name}/`, self.location.href);
+    const files = Promise.all(DATA_FILES.map(async (file) => {
+      let response;
+      try {
+        response = await fetch(new URL(file, base));
+      } catch (err) {
+        throw new UserError(`${DATASET_LABELS[name]} could not be downloaded (${firstLine(err.message)}).`, { field: 'dataset', hint: 'Check the connection to the server and press Reset.' });
+      }
+      if (!response.ok) {
+        throw new UserError(`${DATASET_LABELS[name]} is not part of this build (data/${name}/${file}: HTTP ${response.status}).`, { field: 'dataset', hint: 'Choose another data set, or rebuild the page with the data present (npm run build).' });
+      }
+      return new Uint8Array(await response.arrayBuffer());
+    }));
+    dataCache.set(name, files);
+    files.catch(() => dataCache.delete(name));
+  }
+  return dataCache.get(name);
+}
+
+async function create({ dataset = 'mnist', config = {}, options = {} }) {
+  await stopLoop();
+  await exclusive(async () => {
+    if (trainer) {
+      trainer.free();
+      trainer = null;
+    }
+    info = {};
+    lastEvalStep = -1;
+    chunkSteps = 1;
+    setState('loading', { detail: 'Loading the data' });
+    const [trainImages, trainLabels, testImages, testLabels] = await loadData(dataset);
+    await engine;
+    setState('loading', { detail: 'Building the model' });
+    let data;
+    try {
+      data = wasm.Dataset.fromIdx(dataset, trainImages, trainLabels, testImages, testLabels);
+    } catch (err) {
+      throw new UserError(`The ${DATASET_LABELS[dataset]} files are damaged: ${firstLine(err.message ?? err)}`, { field: 'dataset', hint: 'Rebuild the page (npm run build).' });
+    }
+    const counts = { trainCount: num(data.trainCount), testCount: num(data.testCount) };
+    try {
+      trainer = await wasm.Trainer.create(config, data);
+    } finally {
+      data.free(); // the trainer keeps its own copy (on the GPU)
+    }
+    // The browser compiles the GPU pipelines in the background after create() returns, and the
+    // first submission waits for all of them (about 2 s on SwiftShader). Evaluating now pays that
+    // before 'ready', so Start answers at once, and gives the test curve its step-0 point.
+    setState('loading', { detail: 'Compiling the GPU kernels' });
+    await evaluateNow();
+    const s = snapshot();
+    evalEvery = Math.max(1, Math.round(options.evalEvery > 0 ? options.evalEvery : s.stepsPerEpoch / 2));
+    nextEvalStep = evalEvery;
+    info = { dataset, ...counts, totalSteps: s.totalSteps, stepsPerEpoch: s.stepsPerEpoch, passesPerStep: s.passesPerStep, adapter: s.adapter, evalEvery };
+    setState('ready', { step: s.step, epoch: s.epoch, lr: s.lr });
+  });
+}
+
+/** One chunk: submit up to n steps, then await the metrics (which waits for the GPU). */
+function trainChunk(n) {
+  return exclusive(async () => {
+    const t0 = performance.now();
+    const took = num(trainer.step(n));
+    const m = took > 0 ? await trainer.metrics() : null;
+    const ms = performance.now() - t0;
+    return { took, m, ms, ...snapshot() };
+  });
+}
+
+/** Evaluate on the whole test split and post the result (callers hold the queue). */
+async function evaluateNow() {
+  const e = await trainer.evaluate();
+  const s = snapshot();
+  lastEvalStep = s.step;
+  post({ type: 'eval', step: s.step, epoch: s.epoch, loss: num(e.loss), accuracy: num(e.accuracy), samples: num(e.samples) });
+}
+
+function evaluate() {
+  return exclusive(evaluateNow);
+}
+
+/** Train until `untilStep` (or the end, or a pause request); evaluates on schedule. */
+async function train(untilStep) {
+  let step = await exclusive(() => num(trainer.stepCount));
+  const total = info.totalSteps;
+  while (!stopRequested && !crashed && step < Math.min(untilStep, total)) {
+    if (hung) await new Promise(() => {}); // test hook: a call that never settles, as after a panic
+    while (nextEvalStep <= step) nextEvalStep += evalEvery;
+    const n = Math.max(1, Math.min(chunkSteps, untilStep - step, nextEvalStep - step));
+    const r = await trainChunk(n);
+    if (r.took === 0) break;
+    step = r.step;
+    const m = r.m;
+    const seconds = r.ms / 1000;
+    post({
+      type: 'metrics',
+      step: r.step,
+      epoch: r.epoch,
+      steps: num(m.steps),
+      loss: num(m.loss),
+      accuracy: num(m.accuracy),
+      gradNorm: orNull(m.gradNorm),
+      sharpness: orNull(m.sharpness),
+      cosG0G1: orNull(m.cosG0G1),
+      nonfiniteSteps: num(m.nonfiniteSteps),
+      samplesPerSecond: seconds > 0 ? num(m.samples) / seconds : null,
+      msPerStep: r.ms / r.took,
+      lr: r.lr,
+    });
+    chunkSteps = Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(TARGET_CHUNK_MS / (r.ms / r.took))));
+    if (num(m.nonfiniteSteps) > 0) {
+      stopRequested = true;
+      post({
+        type: 'error',
+        field: 'lr',
+        message: `Training diverged at step ${r.step}: the loss became NaN or infinite.`,
+        hint: 'Lower the learning rate (or ρ), then press Reset to start again from fresh weights.',
+      });
+      break;
+    }
+    if (step >= nextEvalStep || step >= total) await evaluate();
+  }
+}
+
+async function runLoop(untilStep) {
+  stopRequested = false;
+  try {
+    await train(untilStep);
+  } catch (err) {
+    report(err);
+  } finally {
+    loop = null;
+  }
+  if (crashed) return;
+  const s = await exclusive(snapshot);
+  if (s.step >= s.totalSteps) {
+    if (lastEvalStep !== s.step) await evaluate().catch(report);
+    setState('done', { step: s.step, epoch: s.epoch });
+  } else {
+    setState('paused', { step: s.step, epoch: s.epoch });
+  }
+}
+
+async function stopLoop() {
+  stopRequested = true;
+  if (loop) await loop;
+}
+
+function needTrainer() {
+  if (!trainer) throw new UserError('The model is not ready yet.', { hint: 'Wait until the status says "ready".' });
+}
+
+function report(err, field) {
+  const error = classify(err, field);
+  if (error.fatal) fatal(error.message, error.detail, error.hint);
+  else post({ type: 'error', ...error });
+}
+
+const commands = {
+  async create(msg) {
+    try {
+      await create(msg);
+    } catch (err) {
+      if (trainer) {
+        trainer.free();
+        trainer = null;
+      }
+      report(err);
+      if (!crashed) setState('failed');
+      return false;
+    }
+    return true;
+  },
+  async start() {
+    needTrainer();
+    if (loop || state === 'done') return true; // a second Start while running does nothing
+    setState('running');
+    loop = runLoop(Infinity);
+    return true;
+  },
+  async pause() {
+    await stopLoop();
+    return true;
+  },
+  async step({ n = 1 }) {
+    needTrainer();
+    if (loop || state === 'done') return true;
+    const steps = Math.max(1, Math.floor(Number(n) || 1));
+    const from = await exclusive(() => num(trainer.stepCount));
+    loop = runLoop(from + steps);
+    await loop;
+    return true;
+  },
+  async set({ lr, rho }) {
+    needTrainer();
+    await exclusive(() => {
+      if (lr !== undefined) {
+        try {
+          trainer.setLearningRate(lr);
+        } catch (err) {
+          throw new UserError(firstLine(err.message ?? err), { field: 'lr' });
+        }
+      }
+      if (rho !== undefined) {
+        try {
+          trainer.setRho(rho);
+        } catch (err) {
+          throw new UserError(firstLine(err.message ?? err), { field: 'rho' });
+        }
+      }
+    });
+    return true;
+  },
+  async save() {
+    needTrainer();
+    const { bytes, step } = await exclusive(async () => {
+      const saved = await trainer.saveWeights();
+      return { bytes: saved, step: num(trainer.stepCount) };
+    });
+    const copy = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    post({ type: 'saved', bytes: copy, step }, [copy.buffer]);
+    return true;
+  },
+  async load({ bytes }) {
+    needTrainer();
+    await exclusive(() => {
+      try {
+        trainer.loadWeights(new Uint8Array(bytes));
+      } catch (err) {
+        if (err instanceof WebAssembly.RuntimeError) throw err;
+        throw new UserError(`These weights do not fit the model: ${firstLine(err.message ?? err)}`, { field: 'load', hint: 'Load a file saved from a model with the same hidden widths and data set.' });
+      }
+      post({ type: 'loaded', step: num(trainer.stepCount) });
+    });
+    await evaluate();
+    return true;
+  },
+  async evaluate() {
+    needTrainer();
+    await evaluate();
+    return true;
+  },
+  // Test hooks (tests/page): an uncaught error, as a crashed engine raises; a hang, as a panic in
+  // an async call leaves behind (its promise never settles, nothing more is posted).
+  async __crash() {
+    setTimeout(() => {
+      throw new Error('simulated engine crash (test hook)');
+    });
+    return true;
+  },
+  async __hang() {
+    hung = true;
+    self.onmessage = null;
+    return true;
+  },
+};
+
+self.onmessage = async (event) => {
+  const msg = event.data ?? {};
+  const handler = Object.hasOwn(commands, msg.type) ? commands[msg.type] : null;
+  let ok = false;
+  if (crashed) {
+    post({ type: 'error', message: 'The training engine has stopped.', hint: 'Press Restart to start a fresh engine.', fatal: true });
+  } else if (!handler) {
+    post({ type: 'error', message: `Unknown command "${msg.type}".`, hint: 'See docs/web.md for the message protocol.' });
+  } else {
+    try {
+      ok = await handler(msg);
+    } catch (err) {
+      report(err, msg.type === 'load' ? 'load' : undefined);
+    }
+  }
+  post({ type: 'done', id: msg.id, command: msg.type, ok });
+};
+
+engine.catch((err) => {
+  fatal('The training engine could not be loaded.', firstLine(err?.message ?? err), 'Check that the page was built completely (npm run build), then reload.');
+});
