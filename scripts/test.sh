@@ -22,5 +22,14 @@ cargo clippy --lib --test web --target wasm32-unknown-unknown --quiet -- -D warn
 step "cargo test (native wgpu)"
 cargo test
 
-step "JS tests (data scripts)"
+step "JS tests (data scripts, page settings)"
 npm run --silent test:js
+
+step "build the page (release wasm, dist/)"
+npm run --silent build
+
+step "wasm-bindgen tests in headless Chromium (WebGPU on SwiftShader)"
+npm run --silent test:wasm
+
+step "page tests (Playwright + Chromium)"
+npm run --silent test:page

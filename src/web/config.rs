@@ -146,7 +146,7 @@ impl WebConfig {
 }
 
 /// Speaks of settings by their JS keys in messages that come from the shared validation.
-fn js_names(message: &str) -> String {
+pub(crate) fn js_names(message: &str) -> String {
     [
         ("weight_decay", "weightDecay"),
         ("label_noise", "labelNoise"),

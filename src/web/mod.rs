@@ -122,9 +122,13 @@ impl Trainer {
             let gpu = crate::gpu::Gpu::new()
                 .await
                 .map_err(|e| JsValue::from(js_error(e)))?;
-            let adapter = gpu.adapter_name();
+            // Browsers often hide the adapter's name; fall back to what WebGPU does tell.
+            let adapter = match gpu.adapter_info.name.as_str() {
+                "" => format!("WebGPU adapter ({:?})", gpu.adapter_info.device_type),
+                _ => gpu.adapter_name(),
+            };
             let trainer = train::Trainer::new(&gpu, config, &dataset, None)
-                .map_err(|e| JsValue::from(js_error(e)))?;
+                .map_err(|e| JsValue::from(JsError::new(&config::js_names(&e.to_string()))))?;
             Ok(JsValue::from(Trainer {
                 inner: Rc::new(RefCell::new(trainer)),
                 adapter,
