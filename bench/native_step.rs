@@ -41,6 +41,7 @@ fn main() -> Result<(), String> {
                 kind,
                 rho: None,
                 eta: None,
+                ..SamConfig::default()
             },
             epochs: 1000, // never reached: the benchmark stops on its own
             ..TrainConfig::default()

@@ -5,7 +5,7 @@
 //
 // NORMS:  (Σ (T⊙g)², Σ g², 0, 0) where T is SAM's adaptive scale (ASAM): with ADAPTIVE,
 //         T = |w| + ETA on weight tensors and, unless WEIGHTS_ONLY, on biases too (else 1 there).
-// DOTS:   (Σ a·b, Σ b·b, 0, 0), e.g. ⟨g0, g1⟩ and ‖g1‖².
+// DOTS:   (Σ a·b, Σ b·b, Σ a·a, 0), e.g. ⟨g0, g1⟩, ‖g1‖² and ‖g0‖².
 
 override LEN: u32;
 override CHUNK: u32 = 4096u;
@@ -49,7 +49,9 @@ fn term(i: u32) -> vec4<f32> {
     return vec4<f32>(tg * tg, gi * gi, 0.0, 0.0);
 //#endif
 //#if DOTS
-    return vec4<f32>(a[i] * b[i], b[i] * b[i], 0.0, 0.0);
+    let ai = a[i];
+    let bi = b[i];
+    return vec4<f32>(ai * bi, bi * bi, ai * ai, 0.0);
 //#endif
 }
 

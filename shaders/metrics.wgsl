@@ -1,11 +1,13 @@
 // Accumulates one training step's numbers into the metrics buffer on the GPU, so the host reads
 // them every N steps instead of stalling each step. One invocation, fixed order: deterministic.
 // stats1/stats2: [mean loss, correct, valid rows, non-finite rows] of the first (at w) and second
-// (at w + ε) pass; scalars[0] = (‖T⊙g0‖², ‖g0‖², ·, ·), scalars[1] = (⟨g0, g1⟩, ‖g1‖², ·, ·).
+// (at w + ε) pass; scalars[0] = (‖T⊙d‖², ‖d‖², ·, ·) of the last reduced direction (‖g0‖² when
+// d = g0), scalars[1] = (⟨g0, g1⟩, ‖g1‖², ‖g0‖², ·). SAM steps read ‖g0‖ from slot 1.
 //
 // acc layout (f32): 0 Σ loss·rows, 1 Σ correct, 2 Σ rows, 3 steps, 4 Σ sharpness L(w+ε)−L(w),
 // 5 Σ ‖g0‖, 6 Σ cos(g0, g1), 7 last loss, 8 last sharpness, 9 last ‖g0‖, 10 last cos,
-// 11 steps with a non-finite loss or gradient norm, 12 Σ L(w+ε).
+// 11 steps with a non-finite loss or gradient norm, 12 Σ L(w+ε), 13 steps with a SAM read-out
+// (LookSAM reads out on refresh steps only).
 
 //
 // EVAL: acc = (Σ loss·rows, Σ correct, Σ rows, non-finite rows) over evaluation batches.
@@ -37,7 +39,11 @@ fn is_finite(x: f32) -> bool {
 fn main() {
     let loss = stats1[0];
     let rows = stats1[2];
+//#if SAM
+    let grad_norm = sqrt(scalars[1].z);
+//#else
     let grad_norm = sqrt(scalars[0].y);
+//#endif
     acc[0] = acc[0] + loss * rows;
     acc[1] = acc[1] + stats1[1];
     acc[2] = acc[2] + rows;
@@ -56,6 +62,7 @@ fn main() {
     acc[8] = sharpness;
     acc[10] = cos;
     acc[12] = acc[12] + stats2[0];
+    acc[13] = acc[13] + 1.0;
     bad = bad || stats2[3] > 0.0 || !is_finite(stats2[0]) || !is_finite(g1_norm);
 //#endif
     if (bad) {

@@ -3,6 +3,8 @@
 // scalars[NORM_SLOT].x. T = 1 for SAM; with ADAPTIVE (ASAM) T = |w| + ETA, on weight tensors only
 // when WEIGHTS_ONLY (the official ASAM form) or on every tensor (davda54's `adaptive=True`).
 // The save is fused here so the restore after the second pass is an exact copy.
+// SIGN: the p = ∞ ball, ε = ρ·sign(d) (no norm; sign(0) = 0).
+// NEGATIVE: CR-SAM's second point, w = saved − ε (reads the saved weights, saves nothing).
 
 override LEN: u32;
 override XI: f32 = 1e-12;
@@ -12,13 +14,17 @@ override NORM_SLOT: u32 = 0u;
 
 struct SamUniforms {
     rho: f32,
-    pad0: f32,
+    first_step: u32,
     pad1: f32,
     pad2: f32,
 }
 
 @group(0) @binding(0) var<storage, read_write> w: array<f32>;
+//#if NEGATIVE
+@group(0) @binding(1) var<storage, read> saved: array<f32>;
+//#else
 @group(0) @binding(1) var<storage, read_write> saved: array<f32>;
+//#endif
 @group(0) @binding(2) var<storage, read> d: array<f32>;
 @group(0) @binding(3) var<storage, read> scalars: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> params: SamUniforms;
@@ -30,8 +36,15 @@ struct SamUniforms {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let i = (wg.y * nwg.x + wg.x) * 256u + lane;
     if (i >= LEN) { return; }
+//#if NEGATIVE
+    let wi = saved[i];
+//#else
     let wi = w[i];
+//#endif
     let scale = params.rho / (sqrt(scalars[NORM_SLOT].x) + XI);
+//#if SIGN
+    let e = params.rho * sign(d[i]);
+//#else
 //#if ADAPTIVE
     var t = abs(wi) + ETA;
     if (WEIGHTS_ONLY && is_weight[i] == 0.0) { t = 1.0; }
@@ -39,6 +52,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#else
     let e = scale * d[i];
 //#endif
+//#endif
+//#if NEGATIVE
+    w[i] = wi - e;
+//#else
     saved[i] = wi;
     w[i] = wi + e;
+//#endif
 }

@@ -12,3 +12,20 @@ mod common;
 fn three_steps_match_the_reference_for_every_optimizer_and_sam_form() {
     common::block_on(cases::three_steps_match_the_reference(&common::gpu()));
 }
+
+#[test]
+fn sam_variants_match_the_reference() {
+    common::block_on(cases::sam_variants_match_the_reference(&common::gpu()));
+}
+
+#[test]
+fn neutral_settings_reduce_to_sam_or_the_base_optimizer() {
+    common::block_on(cases::neutral_settings_reduce_to_sam_or_the_base_optimizer(
+        &common::gpu(),
+    ));
+}
+
+#[test]
+fn zero_gradient_gives_no_nan_for_any_variant() {
+    common::block_on(cases::zero_gradient_gives_no_nan(&common::gpu()));
+}

@@ -24,6 +24,7 @@ fn sam_config() -> TrainConfig {
             kind: SamKind::Sam,
             rho: Some(0.05),
             eta: None,
+            ..SamConfig::default()
         },
         epochs: 2,
         seed: 1,
@@ -137,6 +138,7 @@ fn bad_settings_are_rejected_before_touching_the_gpu() {
                     kind: SamKind::Sam,
                     rho: Some(f64::NAN),
                     eta: None,
+                    ..SamConfig::default()
                 },
                 ..TrainConfig::default()
             },

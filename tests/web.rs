@@ -67,3 +67,11 @@ fn bad_js_configs_are_rejected_with_the_key_named() {
     assert_eq!(ok.optimizer.lr, 0.001, "adam's default lr");
     assert_eq!(ok.sam.rho(), 0.5, "official ASAM's default rho");
 }
+
+#[wasm_bindgen_test]
+async fn sam_variants_match_the_reference_on_webgpu() {
+    let gpu = gpu().await;
+    cases::sam_variants_match_the_reference(&gpu).await;
+    cases::neutral_settings_reduce_to_sam_or_the_base_optimizer(&gpu).await;
+    cases::zero_gradient_gives_no_nan(&gpu).await;
+}

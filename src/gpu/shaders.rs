@@ -13,6 +13,7 @@ pub fn source(name: &str) -> &'static str {
         "batch" => include_str!("../../shaders/batch.wgsl"),
         "flat_reduce" => include_str!("../../shaders/flat_reduce.wgsl"),
         "sam_perturb" => include_str!("../../shaders/sam_perturb.wgsl"),
+        "sam_rules" => include_str!("../../shaders/sam_rules.wgsl"),
         "optimizer" => include_str!("../../shaders/optimizer.wgsl"),
         "metrics" => include_str!("../../shaders/metrics.wgsl"),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
@@ -32,6 +33,7 @@ pub const ALL: &[&str] = &[
     "batch",
     "flat_reduce",
     "sam_perturb",
+    "sam_rules",
     "optimizer",
     "metrics",
 ];

@@ -111,8 +111,8 @@ struct OptimizerUniforms {
     pad: [f32; 2],
 }
 
-/// Owns the optimizer state buffers (momentum, or Adam's two moments) in the flat layout and the
-/// one-dispatch update `w ← opt(w, G)`.
+/// Owns the optimizer state buffers (momentum, or Adam's two moments) in the flat layout and
+/// records the one-dispatch update `w ← opt(w, G)`.
 pub struct Optimizer {
     pub config: OptimizerConfig,
     /// Updates taken so far (Adam's t after the next `prepare` is steps + 1).
@@ -120,49 +120,55 @@ pub struct Optimizer {
     gpu: Arc<Gpu>,
     uniforms: wgpu::Buffer,
     state: Vec<BufView>,
-    pub plan: Plan,
 }
 
 impl Optimizer {
-    /// An optimizer updating `params` with the gradient in `grads` (both flat, same layout). With
-    /// `restore_from`, the update starts from those weights (SAM's saved w) instead of `params`.
-    pub fn new(
-        gpu: &Arc<Gpu>,
-        config: OptimizerConfig,
-        params: &BufView,
-        grads: &BufView,
-        restore_from: Option<&BufView>,
-    ) -> Self {
-        let len = params.len;
+    /// An optimizer with state for a flat parameter vector of `len` elements. Its updates are
+    /// recorded with `update`.
+    pub fn new(gpu: &Arc<Gpu>, config: OptimizerConfig, len: usize) -> Self {
         let uniforms = gpu.alloc_uniform(std::mem::size_of::<OptimizerUniforms>() as u64);
-        let uniform_view = BufView {
-            buffer: uniforms.clone(),
-            offset: 0,
-            len: std::mem::size_of::<OptimizerUniforms>() / 4,
+        let moments = if config.kind == OptimizerKind::Sgd {
+            1
+        } else {
+            2
         };
-        let momentum = gpu.alloc(len);
-        let (kernel, state) = match config.kind {
-            OptimizerKind::Sgd => (Kernel::new("optimizer").define("SGD"), vec![momentum]),
-            OptimizerKind::Adam => (Kernel::new("optimizer"), vec![momentum, gpu.alloc(len)]),
-            OptimizerKind::AdamW => (
-                Kernel::new("optimizer").define("ADAMW"),
-                vec![momentum, gpu.alloc(len)],
-            ),
-        };
-        let kernel = kernel.define_if(restore_from.is_some(), "FROM_SAVED");
-        let mut bindings: Vec<&BufView> = vec![params, grads, &uniform_view];
-        bindings.extend(state.iter());
-        bindings.extend(restore_from);
-        let mut plan = Plan::new();
-        plan.push(gpu.dispatch(&kernel.constant("LEN", len as u32), &bindings, grid_1d(len)));
+        let state = (0..moments).map(|_| gpu.alloc(len)).collect();
         Optimizer {
             config,
             steps: 0,
             gpu: gpu.clone(),
             uniforms,
             state,
-            plan,
         }
+    }
+
+    /// One dispatch: `params ← opt(params, grads)`, or with `restore_from` (SAM's saved weights)
+    /// `params ← opt(restore_from, grads)`, which fuses the exact restore into the update.
+    pub fn update(
+        &self,
+        params: &BufView,
+        grads: &BufView,
+        restore_from: Option<&BufView>,
+    ) -> Plan {
+        let len = params.len;
+        let uniform_view = BufView {
+            buffer: self.uniforms.clone(),
+            offset: 0,
+            len: std::mem::size_of::<OptimizerUniforms>() / 4,
+        };
+        let kernel = match self.config.kind {
+            OptimizerKind::Sgd => Kernel::new("optimizer").define("SGD"),
+            OptimizerKind::Adam => Kernel::new("optimizer"),
+            OptimizerKind::AdamW => Kernel::new("optimizer").define("ADAMW"),
+        }
+        .define_if(restore_from.is_some(), "FROM_SAVED")
+        .constant("LEN", len as u32);
+        let mut bindings: Vec<&BufView> = vec![params, grads, &uniform_view];
+        bindings.extend(self.state.iter());
+        bindings.extend(restore_from);
+        let mut plan = Plan::new();
+        plan.push(self.gpu.dispatch(&kernel, &bindings, grid_1d(len)));
+        plan
     }
 
     /// Writes this step's hyperparameters (learning rate `lr`, step count, bias corrections) for

@@ -1,11 +1,12 @@
-//! The SAM family on one perturb/restore loop (docs: ../shared/docs/sam-algorithms.md §1):
+//! The SAM family on one perturb/restore loop (../shared/docs/sam-algorithms.md §1, exact rules
+//! in docs/sam-variants.md):
 //!
 //! ```text
-//! d  = DIR(w, B)                           g0 = ∇L_B(w), one forward/backward
-//! ε  = ρ · T² ⊙ d / (‖T ⊙ d‖ + ξ)          T = 1 (SAM) or |w| (+η) (ASAM)
+//! d  = DIR(w, B, S)                        g0 (one forward/backward), F-SAM's g0 − σ·m, S2-SAM's g̃
+//! ε  = ρ · T² ⊙ d / (‖T ⊙ d‖ + ξ)          T = 1 (SAM), |w| (+η) (ASAM); ρ·sign(d) for p = ∞
 //! saved = w; w += ε                        fused in one kernel
-//! g1 = ∇L_B(w)                             second forward/backward
-//! G  = COMBINE(g1, g0)                     identity for SAM and ASAM
+//! g1 = ∇L_B(w)                             second forward/backward (CR-SAM adds w − ε)
+//! G  = COMBINE(g1, g0, S)                  identity, GSAM's surrogate gap, CR-SAM, LookSAM
 //! w  = saved                               restore by copy: exact, no f32 drift
 //! opt.step(w, G)
 //! ```
@@ -13,17 +14,19 @@
 //! The last two lines run as one kernel: the optimizer update reads `saved` and writes w, so the
 //! restore is still an exact copy (never w − ε) without a separate pass over memory.
 //!
-//! `build_step` owns that order; a variant is a `Perturbation` (the T of ε) plus a direction and a
-//! combine rule, so later variants add cases here instead of copying the loop.
+//! `build_steps` owns that order. A variant is a choice of direction, scale and combine rule plus
+//! its state, so adding one adds cases here, never a second loop. Variants whose steps differ
+//! (LookSAM's refresh and reuse steps) get one plan per kind of step; `plan_for_step` picks.
 
 use std::sync::Arc;
 
-use crate::gpu::{grid_1d, BufView, Gpu, Kernel, Plan};
+use crate::gpu::{grid_1d, BufView, Command, Gpu, Kernel, Plan};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SamKind {
     /// The base optimizer alone.
+    #[default]
     None,
     /// Foret et al. 2021 (davda54/sam semantics).
     Sam,
@@ -31,42 +34,65 @@ pub enum SamKind {
     Asam,
     /// davda54/sam `adaptive=True`: T = |w| on every tensor, no η.
     AsamDavda54,
+    /// Zhuang et al. 2022: surrogate-gap guided SAM (α; ρ may follow the learning rate).
+    Gsam,
+    /// Li et al. 2024: friendly SAM, ascent along g0 minus an EMA of past gradients (σ, λ).
+    Fsam,
+    /// Liu et al. 2022: a SAM step every k steps, reuse of its orthogonal component between (k, α).
+    LookSam,
+    /// Ji et al. 2024: one pass per step, ascent along the previous step's perturbed gradient.
+    S2Sam,
+    /// Wu et al. 2024: curvature-regularised SAM, gradients at w ± ε (γ, β).
+    CrSam,
+    /// SAM in the p = ∞ ball: ε = ρ·sign(g0).
+    SamLinf,
 }
+
+/// (CLI/JS name, kind, reference default ρ, forward/backward passes per step as a text).
+const KINDS: &[(&str, SamKind, f64)] = &[
+    ("none", SamKind::None, 0.0),
+    ("sam", SamKind::Sam, 0.05),
+    ("asam", SamKind::Asam, 0.5),
+    ("asam-davda54", SamKind::AsamDavda54, 2.0),
+    ("gsam", SamKind::Gsam, 0.05),
+    ("fsam", SamKind::Fsam, 0.1),
+    ("looksam", SamKind::LookSam, 0.3),
+    ("s2sam", SamKind::S2Sam, 0.05),
+    ("crsam", SamKind::CrSam, 0.1),
+    ("sam-linf", SamKind::SamLinf, 0.005),
+];
 
 impl SamKind {
     pub fn parse(text: &str) -> Result<SamKind, String> {
-        match text {
-            "none" => Ok(SamKind::None),
-            "sam" => Ok(SamKind::Sam),
-            "asam" => Ok(SamKind::Asam),
-            "asam-davda54" => Ok(SamKind::AsamDavda54),
-            other => Err(format!(
-                "unknown SAM mode {other:?}: use none, sam, asam or asam-davda54"
-            )),
-        }
+        KINDS
+            .iter()
+            .find(|(name, _, _)| *name == text)
+            .map(|&(_, kind, _)| kind)
+            .ok_or_else(|| {
+                let names: Vec<&str> = KINDS.iter().map(|(name, _, _)| *name).collect();
+                format!("unknown SAM mode {text:?}: use {}", names.join(", "))
+            })
+    }
+
+    pub fn name(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(_, kind, _)| *kind == self)
+            .map(|(name, _, _)| *name)
+            .unwrap_or("?")
     }
 
     /// The reference default ρ of each form (they live on different scales).
     pub fn default_rho(self) -> f64 {
-        match self {
-            SamKind::None => 0.0,
-            SamKind::Sam => 0.05,
-            SamKind::Asam => 0.5,
-            SamKind::AsamDavda54 => 2.0,
-        }
-    }
-
-    /// Forward/backward passes per training step.
-    pub fn passes_per_step(self) -> u32 {
-        if self == SamKind::None {
-            1
-        } else {
-            2
-        }
+        KINDS
+            .iter()
+            .find(|(_, kind, _)| *kind == self)
+            .map(|(_, _, rho)| *rho)
+            .unwrap_or(0.0)
     }
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamConfig {
     pub kind: SamKind,
@@ -76,72 +102,160 @@ pub struct SamConfig {
     /// ASAM's η (official form only); default 0.01.
     #[serde(default)]
     pub eta: Option<f64>,
-}
-
-impl Default for SamConfig {
-    fn default() -> Self {
-        SamConfig {
-            kind: SamKind::None,
-            rho: None,
-            eta: None,
-        }
-    }
+    /// GSAM's α (default 0.2) and LookSAM's α (default 0.2).
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    /// F-SAM's σ (default 1) and λ (default 0.95).
+    #[serde(default)]
+    pub sigma: Option<f64>,
+    #[serde(default)]
+    pub lambda: Option<f64>,
+    /// LookSAM's refresh period k (default 5).
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// CR-SAM's γ (default 0.1) and β (default 0.01).
+    #[serde(default)]
+    pub gamma: Option<f64>,
+    #[serde(default)]
+    pub beta: Option<f64>,
+    /// GSAM's ρ at the smallest learning rate (ρ follows lr linearly); default: ρ (constant).
+    #[serde(default)]
+    pub rho_min: Option<f64>,
 }
 
 impl SamConfig {
+    pub fn new(kind: SamKind) -> Self {
+        SamConfig {
+            kind,
+            ..SamConfig::default()
+        }
+    }
+
     pub fn rho(&self) -> f64 {
         self.rho.unwrap_or(self.kind.default_rho())
     }
-
     pub fn eta(&self) -> f64 {
         self.eta.unwrap_or(0.01)
+    }
+    pub fn alpha(&self) -> f64 {
+        self.alpha.unwrap_or(0.2)
+    }
+    pub fn sigma(&self) -> f64 {
+        self.sigma.unwrap_or(1.0)
+    }
+    pub fn lambda(&self) -> f64 {
+        self.lambda.unwrap_or(0.95)
+    }
+    pub fn k(&self) -> u32 {
+        self.k.unwrap_or(5)
+    }
+    pub fn gamma(&self) -> f64 {
+        self.gamma.unwrap_or(0.1)
+    }
+    pub fn beta(&self) -> f64 {
+        self.beta.unwrap_or(0.01)
+    }
+    pub fn rho_min(&self) -> f64 {
+        self.rho_min.unwrap_or(self.rho())
     }
 
     pub fn validate(&self) -> Result<(), String> {
         let rho = self.rho();
         if !(rho.is_finite() && rho >= 0.0) {
-            return Err(format!("rho must be a finite number ≥ 0, got {rho} (SAM usually uses 0.01–0.1, ASAM 0.5–2)"));
-        }
-        let eta = self.eta();
-        if !(eta.is_finite() && eta >= 0.0) {
             return Err(format!(
-                "eta must be a finite number ≥ 0, got {eta} (ASAM's default is 0.01)"
+                "rho must be a finite number ≥ 0, got {rho} (SAM usually uses 0.01–0.1, ASAM 0.5–2)"
             ));
+        }
+        for (name, value) in [
+            ("eta", self.eta()),
+            ("alpha", self.alpha()),
+            ("sigma", self.sigma()),
+            ("gamma", self.gamma()),
+            ("beta", self.beta()),
+            ("rho_min", self.rho_min()),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(format!("{name} must be a finite number ≥ 0, got {value}"));
+            }
+        }
+        let lambda = self.lambda();
+        if !(lambda.is_finite() && (0.0..=1.0).contains(&lambda)) {
+            return Err(format!(
+                "lambda must be in [0, 1], got {lambda} (F-SAM's default is 0.95)"
+            ));
+        }
+        if self.k() == 0 {
+            return Err("k must be ≥ 1 (LookSAM refreshes every k steps; 5 is the default)".into());
         }
         Ok(())
     }
 
-    fn perturbation(&self) -> Option<Perturbation> {
+    /// Forward/backward passes per step, averaged over a LookSAM period.
+    pub fn passes_per_step(&self) -> f64 {
         match self.kind {
-            SamKind::None => None,
-            SamKind::Sam => Some(Perturbation {
-                adaptive: None,
-                xi: 1e-12,
-            }),
-            SamKind::Asam => Some(Perturbation {
-                adaptive: Some((self.eta() as f32, true)),
+            SamKind::None | SamKind::S2Sam => 1.0,
+            SamKind::CrSam => 3.0,
+            SamKind::LookSam => 1.0 + 1.0 / self.k() as f64,
+            _ => 2.0,
+        }
+    }
+
+    /// ρ for a step at learning rate `lr` (GSAM ties ρ to lr; the others keep `rho`).
+    pub fn rho_at(&self, rho: f64, lr: f64, lr_max: f64, lr_min: f64) -> f64 {
+        if self.kind != SamKind::Gsam || lr_max <= lr_min {
+            return rho;
+        }
+        let rho_min = self.rho_min.unwrap_or(rho);
+        rho_min + (rho - rho_min) * (lr - lr_min) / (lr_max - lr_min)
+    }
+
+    /// Which of `build_steps`' plans step `step` runs.
+    pub fn plan_for_step(&self, step: u64) -> usize {
+        match self.kind {
+            SamKind::LookSam if !step.is_multiple_of(self.k() as u64) => 1,
+            _ => 0,
+        }
+    }
+
+    fn scale(&self) -> Scale {
+        match self.kind {
+            SamKind::Asam => Scale::Adaptive {
+                eta: self.eta() as f32,
+                weights_only: true,
                 xi: 1e-16,
-            }),
-            SamKind::AsamDavda54 => Some(Perturbation {
-                adaptive: Some((0.0, false)),
+            },
+            SamKind::AsamDavda54 => Scale::Adaptive {
+                eta: 0.0,
+                weights_only: false,
                 xi: 1e-12,
-            }),
+            },
+            SamKind::SamLinf => Scale::Sign,
+            _ => Scale::Unit,
         }
     }
 }
 
-/// How ε is scaled: `adaptive` = Some((η, weights_only)) for ASAM's T = |w| + η; ξ guards ‖·‖ = 0
-/// (then ε = 0, never NaN).
+/// How ε is shaped from the direction d.
 #[derive(Clone, Copy, Debug)]
-struct Perturbation {
-    adaptive: Option<(f32, bool)>,
-    xi: f32,
+enum Scale {
+    /// ε = ρ·d/(‖d‖ + ξ), ξ = 1e-12.
+    Unit,
+    /// ASAM: ε = ρ·T²⊙d/(‖T⊙d‖ + ξ), T = |w| + η (on weights only, or everywhere).
+    Adaptive {
+        eta: f32,
+        weights_only: bool,
+        xi: f32,
+    },
+    /// p = ∞: ε = ρ·sign(d).
+    Sign,
 }
 
 /// Slots (vec4 each) in the small `scalars` buffer the SAM kernels share.
-const NORMS_SLOT: u32 = 0; // (‖T⊙g0‖², ‖g0‖², ·, ·)
-const DOTS_SLOT: u32 = 1; // (⟨g0, g1⟩, ‖g1‖², ·, ·)
-pub const SCALARS_LEN: usize = 8;
+const DIRECTION_SLOT: u32 = 0; // (‖T⊙d‖², ‖d‖², ·, ·)
+const DOTS_SLOT: u32 = 1; // (⟨g0, g1⟩, ‖g1‖², ‖g0‖², ·)
+const LOOK_SLOT: u32 = 2; // (·, ‖gv‖², ·, ·)
+pub const SCALARS_LEN: usize = 16;
+const XI: f32 = 1e-12;
 
 /// Elements per workgroup in the first level of flat reductions.
 const CHUNK: usize = 4096;
@@ -151,138 +265,296 @@ pub struct FlatBuffers<'a> {
     pub params: &'a BufView,
     pub grad0: &'a BufView,
     pub grad1: &'a BufView,
+    pub grad2: &'a BufView,
     pub saved: &'a BufView,
+    /// The ascent direction when it is not g0 itself (F-SAM).
+    pub direction: &'a BufView,
+    /// Variant state: F-SAM's EMA, S2-SAM's previous gradient, LookSAM's ĝv.
+    pub state: &'a BufView,
     pub weight_mask: &'a BufView,
     pub scalars: &'a BufView,
     pub sam_uniforms: &'a BufView,
 }
 
-/// The pieces `build_step` orders: each is a pre-built plan.
+/// The pieces `build_steps` orders: each is a pre-built plan.
 pub struct StepParts<'a> {
     pub load_batch: &'a Plan,
-    /// Forward + backward at the current weights, gradient into `grad0`.
-    pub pass_into_grad0: &'a Plan,
-    /// The same into `grad1`.
-    pub pass_into_grad1: &'a Plan,
-    /// The base optimizer's update, reading G from `update_gradient` and starting from
-    /// `restore_source`.
-    pub optimizer_update: &'a Plan,
-    pub accumulate_metrics: &'a Plan,
+    /// Forward + backward at the current weights, gradient into grad0 / grad1 / grad2.
+    pub pass_into: [&'a Plan; 3],
+    /// The base optimizer: w ← opt(saved, grad1) (restore fused), and w ← opt(w, grad0/grad1).
+    pub update_from_saved: &'a Plan,
+    pub update_in_place_grad0: &'a Plan,
+    pub update_in_place_grad1: &'a Plan,
+    /// Metrics of a step without (pass into grad0) and with (passes into grad0 and grad1) SAM
+    /// read-outs; `metrics_after_perturbed` reads the pass into grad1 only (S2-SAM).
+    pub metrics_plain: &'a Plan,
+    pub metrics_sam: &'a Plan,
+    pub metrics_after_perturbed: &'a Plan,
 }
 
-/// The uniform block of `shaders/sam_perturb.wgsl` (ρ may change between steps).
+/// One kind of step and its cost.
+pub struct StepPlan {
+    pub plan: Plan,
+    pub passes: u32,
+}
+
+/// The uniform block of `shaders/sam_perturb.wgsl` and `sam_rules.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SamUniforms {
     pub rho: f32,
-    pub pad: [f32; 3],
+    pub first_step: u32,
+    pub pad: [f32; 2],
 }
 
-/// Records one training step in the loop's order. `scratch` receives the partial-sum buffers.
-pub fn build_step(
+/// Records the plans of a training step in the loop's order (one per kind of step; see
+/// `plan_for_step`). `scratch` receives the partial-sum buffers.
+pub fn build_steps(
     gpu: &Arc<Gpu>,
     config: &SamConfig,
     flat: &FlatBuffers,
     parts: &StepParts,
     scratch: &mut Vec<BufView>,
-) -> Plan {
-    let mut plan = Plan::new();
-    plan.extend(parts.load_batch.clone());
-    plan.extend(parts.pass_into_grad0.clone()); // DIR: d = g0
-    let perturbation = config.perturbation();
-    plan.extend(norms(gpu, flat, perturbation, scratch));
-    match perturbation {
-        None => plan.extend(parts.optimizer_update.clone()),
-        Some(rule) => {
-            plan.push(perturb(gpu, flat, rule));
-            plan.extend(parts.pass_into_grad1.clone());
-            plan.extend(dots(
-                gpu,
-                flat.grad0,
-                flat.grad1,
-                flat.scalars,
-                DOTS_SLOT,
-                scratch,
-            ));
-            // COMBINE: G = g1; restore fused into the update (w ← opt(saved, G), see restore_source).
-            plan.extend(parts.optimizer_update.clone());
+) -> Vec<StepPlan> {
+    let mut r = Recorder {
+        gpu,
+        flat,
+        scratch,
+        plan: Plan::new(),
+    };
+    r.plan.extend(parts.load_batch.clone());
+    match config.kind {
+        SamKind::None => {
+            r.plan.extend(parts.pass_into[0].clone());
+            r.norms(flat.grad0, Scale::Unit);
+            r.plan.extend(parts.update_in_place_grad0.clone());
+            r.plan.extend(parts.metrics_plain.clone());
+            vec![r.finish(1)]
+        }
+        SamKind::S2Sam => {
+            // d = the previous step's perturbed gradient (zero before the first step, so ε = 0).
+            r.norms(flat.state, Scale::Unit);
+            r.perturb(flat.state, Scale::Unit, false);
+            r.plan.extend(parts.pass_into[1].clone());
+            r.plan.copy(flat.grad1, flat.state);
+            r.norms(flat.grad1, Scale::Unit); // the ‖g‖ read-out
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_after_perturbed.clone());
+            vec![r.finish(1)]
+        }
+        SamKind::LookSam => {
+            let refresh = {
+                r.sam_step(config, parts);
+                // Keep the part of g1 orthogonal to g0, normalised, for the steps in between.
+                r.rule(
+                    Kernel::new("sam_rules").define("LOOK_STORE"),
+                    &[flat.state, flat.grad0, flat.grad1, flat.scalars],
+                );
+                r.slot_norms(flat.state, LOOK_SLOT);
+                r.rule(
+                    Kernel::new("sam_rules").define("LOOK_NORMALIZE"),
+                    &[flat.state, flat.scalars],
+                );
+                r.plan.extend(parts.update_from_saved.clone());
+                r.plan.extend(parts.metrics_sam.clone());
+                r.finish(2)
+            };
+            r.plan.extend(parts.load_batch.clone());
+            r.plan.extend(parts.pass_into[0].clone());
+            r.norms(flat.grad0, Scale::Unit);
+            let combine = Kernel::new("sam_rules")
+                .define("LOOK_COMBINE")
+                .constant("ALPHA", config.alpha() as f32);
+            r.rule(combine, &[flat.grad1, flat.grad0, flat.state, flat.scalars]);
+            r.plan.extend(parts.update_in_place_grad1.clone());
+            r.plan.extend(parts.metrics_plain.clone());
+            let reuse = r.finish(1);
+            vec![refresh, reuse]
+        }
+        SamKind::CrSam => {
+            r.plan.extend(parts.pass_into[0].clone());
+            r.norms(flat.grad0, Scale::Unit);
+            r.perturb(flat.grad0, Scale::Unit, false);
+            r.plan.extend(parts.pass_into[1].clone()); // g₊ at w + ε
+            r.perturb(flat.grad0, Scale::Unit, true);
+            r.plan.extend(parts.pass_into[2].clone()); // g₋ at w − ε
+            r.dots();
+            let combine = Kernel::new("sam_rules")
+                .define("CRSAM_COMBINE")
+                .constant("GAMMA", config.gamma() as f32)
+                .constant("BETA", config.beta() as f32);
+            r.rule(combine, &[flat.grad1, flat.grad0, flat.grad2]);
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_sam.clone());
+            vec![r.finish(3)]
+        }
+        _ => {
+            r.sam_step(config, parts);
+            if config.kind == SamKind::Gsam {
+                let combine = Kernel::new("sam_rules")
+                    .define("GSAM_COMBINE")
+                    .constant("ALPHA", config.alpha() as f32);
+                r.rule(combine, &[flat.grad1, flat.grad0, flat.scalars]);
+            }
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_sam.clone());
+            vec![r.finish(2)]
         }
     }
-    plan.extend(parts.accumulate_metrics.clone());
-    plan
 }
 
-/// The buffer holding G, the gradient the base optimizer steps with: g0 without SAM, the
-/// combined gradient (g1 for SAM and ASAM) otherwise.
-pub fn update_gradient<'a>(config: &SamConfig, flat: &FlatBuffers<'a>) -> &'a BufView {
-    match config.kind {
-        SamKind::None => flat.grad0,
-        _ => flat.grad1,
+/// The buffer holding G for `update_from_saved` (always grad1: COMBINE writes there).
+pub fn update_gradient<'a>(flat: &FlatBuffers<'a>) -> &'a BufView {
+    flat.grad1
+}
+
+struct Recorder<'a, 'b> {
+    gpu: &'a Arc<Gpu>,
+    flat: &'a FlatBuffers<'b>,
+    scratch: &'a mut Vec<BufView>,
+    plan: Plan,
+}
+
+impl Recorder<'_, '_> {
+    fn finish(&mut self, passes: u32) -> StepPlan {
+        StepPlan {
+            plan: std::mem::take(&mut self.plan),
+            passes,
+        }
     }
-}
 
-/// Where the base optimizer's update starts from: SAM modes restore w from `saved` inside the
-/// update kernel (an exact copy fused with the step); the base optimizer alone starts from w.
-pub fn restore_source<'a>(config: &SamConfig, flat: &FlatBuffers<'a>) -> Option<&'a BufView> {
-    match config.kind {
-        SamKind::None => None,
-        _ => Some(flat.saved),
+    /// pass at w into grad0, DIR, ε, pass at w + ε into grad1, read-out dots.
+    fn sam_step(&mut self, config: &SamConfig, parts: &StepParts) {
+        let flat = self.flat;
+        self.plan.extend(parts.pass_into[0].clone());
+        let direction = if config.kind == SamKind::Fsam {
+            let kernel = Kernel::new("sam_rules")
+                .define("FSAM_DIRECTION")
+                .constant("SIGMA", config.sigma() as f32)
+                .constant("LAMBDA", config.lambda() as f32);
+            self.rule(
+                kernel,
+                &[flat.grad0, flat.state, flat.direction, flat.sam_uniforms],
+            );
+            flat.direction
+        } else {
+            flat.grad0
+        };
+        let scale = config.scale();
+        if !matches!(scale, Scale::Sign) {
+            self.norms(direction, scale);
+        }
+        self.perturb(direction, scale, false);
+        self.plan.extend(parts.pass_into[1].clone());
+        self.dots();
     }
-}
 
-/// ‖T⊙g0‖² and ‖g0‖² into scalars[NORMS_SLOT].
-fn norms(
-    gpu: &Arc<Gpu>,
-    flat: &FlatBuffers,
-    perturbation: Option<Perturbation>,
-    scratch: &mut Vec<BufView>,
-) -> Plan {
-    let len = flat.grad0.len;
-    let groups = len.div_ceil(CHUNK).max(1);
-    let partials = gpu.alloc(groups * 4);
-    let mut kernel = Kernel::new("flat_reduce")
-        .define("NORMS")
-        .constant("LEN", len as u32)
-        .constant("CHUNK", CHUNK as u32);
-    let mut bindings = vec![flat.grad0, &partials];
-    if let Some(Perturbation {
-        adaptive: Some((eta, weights_only)),
-        ..
-    }) = perturbation
-    {
-        kernel = kernel
-            .define("ADAPTIVE")
-            .constant("ETA", eta)
-            .constant("WEIGHTS_ONLY", weights_only as u32);
-        bindings.extend([flat.params, flat.weight_mask]);
+    fn rule(&mut self, kernel: Kernel, bindings: &[&BufView]) {
+        let len = self.flat.params.len;
+        let command =
+            self.gpu
+                .dispatch(&kernel.constant("LEN", len as u32), bindings, grid_1d(len));
+        self.plan.push(command);
     }
-    let mut plan = Plan::new();
-    plan.push(gpu.dispatch(&kernel, &bindings, [groups as u32, 1, 1]));
-    plan.push(final_sum(gpu, &partials, groups, flat.scalars, NORMS_SLOT));
-    scratch.push(partials);
-    plan
-}
 
-/// ⟨a, b⟩ and ‖b‖² into scalars[slot].
-fn dots(
-    gpu: &Arc<Gpu>,
-    a: &BufView,
-    b: &BufView,
-    scalars: &BufView,
-    slot: u32,
-    scratch: &mut Vec<BufView>,
-) -> Plan {
-    let groups = a.len.div_ceil(CHUNK).max(1);
-    let partials = gpu.alloc(groups * 4);
-    let kernel = Kernel::new("flat_reduce")
-        .define("DOTS")
-        .constant("LEN", a.len as u32)
-        .constant("CHUNK", CHUNK as u32);
-    let mut plan = Plan::new();
-    plan.push(gpu.dispatch(&kernel, &[a, b, &partials], [groups as u32, 1, 1]));
-    plan.push(final_sum(gpu, &partials, groups, scalars, slot));
-    scratch.push(partials);
-    plan
+    /// ‖T⊙d‖² and ‖d‖² into scalars[DIRECTION_SLOT].
+    fn norms(&mut self, d: &BufView, scale: Scale) {
+        let mut kernel = Kernel::new("flat_reduce").define("NORMS");
+        let mut extra: Vec<&BufView> = Vec::new();
+        if let Scale::Adaptive {
+            eta, weights_only, ..
+        } = scale
+        {
+            kernel = kernel
+                .define("ADAPTIVE")
+                .constant("ETA", eta)
+                .constant("WEIGHTS_ONLY", weights_only as u32);
+            extra = vec![self.flat.params, self.flat.weight_mask];
+        }
+        self.reduce(kernel, d, None, &extra, DIRECTION_SLOT);
+    }
+
+    fn slot_norms(&mut self, d: &BufView, slot: u32) {
+        self.reduce(
+            Kernel::new("flat_reduce").define("NORMS"),
+            d,
+            None,
+            &[],
+            slot,
+        );
+    }
+
+    /// ⟨g0, g1⟩, ‖g1‖², ‖g0‖² into scalars[DOTS_SLOT].
+    fn dots(&mut self) {
+        let (g0, g1) = (self.flat.grad0, self.flat.grad1);
+        self.reduce(
+            Kernel::new("flat_reduce").define("DOTS"),
+            g0,
+            Some(g1),
+            &[],
+            DOTS_SLOT,
+        );
+    }
+
+    /// Two-level deterministic reduction of `a` (and `b`) into scalars[slot].
+    fn reduce(
+        &mut self,
+        kernel: Kernel,
+        a: &BufView,
+        b: Option<&BufView>,
+        extra: &[&BufView],
+        slot: u32,
+    ) {
+        let len = a.len;
+        let groups = len.div_ceil(CHUNK).max(1);
+        let partials = self.gpu.alloc(groups * 4);
+        let kernel = kernel
+            .constant("LEN", len as u32)
+            .constant("CHUNK", CHUNK as u32);
+        let mut bindings = vec![a];
+        bindings.extend(b);
+        bindings.push(&partials);
+        bindings.extend(extra);
+        self.plan
+            .push(self.gpu.dispatch(&kernel, &bindings, [groups as u32, 1, 1]));
+        self.plan.push(final_sum(
+            self.gpu,
+            &partials,
+            groups,
+            self.flat.scalars,
+            slot,
+        ));
+        self.scratch.push(partials);
+    }
+
+    /// saved = w; w += ε(d) — or, `negative`, w = saved − ε(d).
+    fn perturb(&mut self, d: &BufView, scale: Scale, negative: bool) {
+        let flat = self.flat;
+        let len = flat.params.len;
+        let mut kernel = Kernel::new("sam_perturb")
+            .constant("LEN", len as u32)
+            .constant("NORM_SLOT", DIRECTION_SLOT)
+            .define_if(negative, "NEGATIVE");
+        let mut bindings = vec![flat.params, flat.saved, d, flat.scalars, flat.sam_uniforms];
+        match scale {
+            Scale::Unit => kernel = kernel.constant("XI", XI),
+            Scale::Sign => kernel = kernel.define("SIGN"),
+            Scale::Adaptive {
+                eta,
+                weights_only,
+                xi,
+            } => {
+                kernel = kernel
+                    .define("ADAPTIVE")
+                    .constant("ETA", eta)
+                    .constant("WEIGHTS_ONLY", weights_only as u32)
+                    .constant("XI", xi);
+                bindings.push(flat.weight_mask);
+            }
+        }
+        self.plan
+            .push(self.gpu.dispatch(&kernel, &bindings, grid_1d(len)));
+    }
 }
 
 fn final_sum(
@@ -291,34 +563,10 @@ fn final_sum(
     groups: usize,
     scalars: &BufView,
     slot: u32,
-) -> crate::gpu::Command {
+) -> Command {
     let kernel = Kernel::new("flat_reduce")
         .define("FINAL")
         .constant("LEN", groups as u32)
         .constant("SLOT", slot);
     gpu.dispatch(&kernel, &[partials, scalars], [1, 1, 1])
-}
-
-/// saved = w; w += ε (d = g0).
-fn perturb(gpu: &Arc<Gpu>, flat: &FlatBuffers, rule: Perturbation) -> crate::gpu::Command {
-    let len = flat.params.len;
-    let mut kernel = Kernel::new("sam_perturb")
-        .constant("LEN", len as u32)
-        .constant("XI", rule.xi)
-        .constant("NORM_SLOT", NORMS_SLOT);
-    let mut bindings = vec![
-        flat.params,
-        flat.saved,
-        flat.grad0,
-        flat.scalars,
-        flat.sam_uniforms,
-    ];
-    if let Some((eta, weights_only)) = rule.adaptive {
-        kernel = kernel
-            .define("ADAPTIVE")
-            .constant("ETA", eta)
-            .constant("WEIGHTS_ONLY", weights_only as u32);
-        bindings.push(flat.weight_mask);
-    }
-    gpu.dispatch(&kernel, &bindings, grid_1d(len))
 }

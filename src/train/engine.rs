@@ -1,6 +1,6 @@
-//! The static training step: flat buffers, the two forward/backward passes, the optimizer and the
-//! SAM loop, built once into one plan that `step` submits. It reads its batch from buffers filled
-//! by `load_batch` (a gather kernel in training, a host upload in the golden tests).
+//! The static training step: flat buffers, the forward/backward passes, the optimizer and the SAM
+//! loop, built once into one plan per kind of step that `step` submits. It reads its batch from
+//! buffers filled by `load_batch` (a gather kernel in training, a host upload in golden tests).
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use crate::gpu::{BufView, Gpu, Kernel, OwnedBuffers, Plan};
 use crate::nn::{bind_parameters, Mlp};
 use crate::ops::cross_entropy;
 use crate::optim::Optimizer;
-use crate::sam::{self, FlatBuffers, SamKind, SamUniforms, StepParts};
+use crate::sam::{self, FlatBuffers, SamConfig, SamUniforms, StepParts, StepPlan};
 
 use super::{TrainConfig, METRICS_LEN};
 
@@ -22,12 +22,16 @@ pub struct StepEngine {
     pub stats1: BufView,
     /// … and of the pass at w + ε (SAM modes).
     pub stats2: BufView,
-    /// SAM's reductions: (‖T⊙g0‖², ‖g0‖², ·, ·), (⟨g0, g1⟩, ‖g1‖², ·, ·).
+    /// SAM's reductions (see `sam`): direction norms, ⟨g0, g1⟩ with ‖g1‖² and ‖g0‖², LookSAM's ‖gv‖².
     pub scalars: BufView,
     /// The training-metrics accumulator (see shaders/metrics.wgsl).
     pub train_metrics: BufView,
     pub optimizer: Optimizer,
-    pub plan: Plan,
+    pub plans: Vec<StepPlan>,
+    /// Steps taken and forward/backward passes spent by this engine.
+    pub steps: u64,
+    pub passes: u64,
+    sam: SamConfig,
     gpu: Arc<Gpu>,
     sam_uniforms: wgpu::Buffer,
     _graphs: Vec<BuiltPlan>,
@@ -54,10 +58,8 @@ impl StepEngine {
         let params = alloc(len);
         gpu.queue
             .write_buffer(&params.buffer, 0, bytemuck::cast_slice(initial));
-        let grad0 = alloc(len);
-        let grad1 = alloc(len);
-        let saved = alloc(len);
-        let weight_mask = alloc(len);
+        let [grad0, grad1, grad2, saved, direction, state, weight_mask] =
+            std::array::from_fn(|_| alloc(len));
         gpu.queue.write_buffer(
             &weight_mask.buffer,
             0,
@@ -73,6 +75,7 @@ impl StepEngine {
             len: 4,
         };
 
+        // One forward/backward plan per gradient buffer (they share the batch).
         let smoothing = config.label_smoothing as f32;
         let mut graphs = Vec::new();
         let mut pass = |grads: &BufView| {
@@ -87,47 +90,55 @@ impl StepEngine {
             graphs.push(built);
             (plan, loss.stats)
         };
-        let (pass_into_grad0, stats1) = pass(&grad0);
-        let (pass_into_grad1, stats2) = pass(&grad1);
+        let (pass0, stats1) = pass(&grad0);
+        let (pass1, stats2) = pass(&grad1);
+        let (pass2, _) = pass(&grad2);
 
         let flat = FlatBuffers {
             params: &params,
             grad0: &grad0,
             grad1: &grad1,
+            grad2: &grad2,
             saved: &saved,
+            direction: &direction,
+            state: &state,
             weight_mask: &weight_mask,
             scalars: &scalars,
             sam_uniforms: &sam_uniform_view,
         };
-        let optimizer = Optimizer::new(
-            gpu,
-            config.optimizer.clone(),
-            &params,
-            sam::update_gradient(&config.sam, &flat),
-            sam::restore_source(&config.sam, &flat),
+        let optimizer = Optimizer::new(gpu, config.optimizer.clone(), len);
+        let metrics = |kernel: Kernel, bindings: &[&BufView]| {
+            let mut plan = Plan::new();
+            plan.push(gpu.dispatch(&kernel, bindings, [1, 1, 1]));
+            plan
+        };
+        let metrics_plain = metrics(Kernel::new("metrics"), &[&stats1, &scalars, &train_metrics]);
+        let metrics_sam = metrics(
+            Kernel::new("metrics").define("SAM"),
+            &[&stats1, &scalars, &train_metrics, &stats2],
         );
-        let uses_sam = config.sam.kind != SamKind::None;
-        let mut accumulate_metrics = Plan::new();
-        let metrics_kernel = Kernel::new("metrics").define_if(uses_sam, "SAM");
-        let mut metrics_bindings = vec![&stats1, &scalars, &train_metrics];
-        if uses_sam {
-            metrics_bindings.push(&stats2);
-        }
-        accumulate_metrics.push(gpu.dispatch(&metrics_kernel, &metrics_bindings, [1, 1, 1]));
-
-        let mut scratch = Vec::new();
+        let metrics_after_perturbed =
+            metrics(Kernel::new("metrics"), &[&stats2, &scalars, &train_metrics]);
         let parts = StepParts {
             load_batch: &load_batch,
-            pass_into_grad0: &pass_into_grad0,
-            pass_into_grad1: &pass_into_grad1,
-            optimizer_update: &optimizer.plan,
-            accumulate_metrics: &accumulate_metrics,
+            pass_into: [&pass0, &pass1, &pass2],
+            update_from_saved: &optimizer.update(
+                &params,
+                sam::update_gradient(&flat),
+                Some(&saved),
+            ),
+            update_in_place_grad0: &optimizer.update(&params, &grad0, None),
+            update_in_place_grad1: &optimizer.update(&params, &grad1, None),
+            metrics_plain: &metrics_plain,
+            metrics_sam: &metrics_sam,
+            metrics_after_perturbed: &metrics_after_perturbed,
         };
-        let plan = sam::build_step(gpu, &config.sam, &flat, &parts, &mut scratch);
+        let mut scratch = Vec::new();
+        let plans = sam::build_steps(gpu, &config.sam, &flat, &parts, &mut scratch);
         for view in &scratch {
             owned.keep(view);
         }
-        let engine = StepEngine {
+        StepEngine {
             params,
             grad0,
             grad1,
@@ -136,29 +147,40 @@ impl StepEngine {
             scalars,
             train_metrics,
             optimizer,
-            plan,
+            plans,
+            steps: 0,
+            passes: 0,
+            sam: config.sam.clone(),
             gpu: gpu.clone(),
             sam_uniforms,
             _graphs: graphs,
             _owned: owned,
-        };
-        engine.set_rho(config.sam.rho());
-        engine
+        }
     }
 
-    pub fn set_rho(&self, rho: f64) {
+    /// One step at learning rate `lr` and radius `rho`: one command encoder, one submission.
+    pub fn step(&mut self, lr: f64, rho: f64) {
         let uniforms = SamUniforms {
             rho: rho as f32,
-            pad: [0.0; 3],
+            first_step: (self.steps == 0) as u32,
+            pad: [0.0; 2],
         };
         self.gpu
             .queue
             .write_buffer(&self.sam_uniforms, 0, bytemuck::bytes_of(&uniforms));
+        self.optimizer.prepare(lr);
+        let plan = &self.plans[self.sam.plan_for_step(self.steps)];
+        self.gpu.submit(&[&plan.plan]);
+        self.steps += 1;
+        self.passes += plan.passes as u64;
     }
 
-    /// One step at learning rate `lr`: one command encoder, one submission.
-    pub fn step(&mut self, lr: f64) {
-        self.optimizer.prepare(lr);
-        self.gpu.submit(&[&self.plan]);
+    /// Forward/backward passes per step so far (the engine's own count).
+    pub fn passes_per_step(&self) -> f64 {
+        if self.steps == 0 {
+            self.sam.passes_per_step()
+        } else {
+            self.passes as f64 / self.steps as f64
+        }
     }
 }

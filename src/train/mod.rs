@@ -270,7 +270,6 @@ impl Trainer {
             steps_per_epoch,
             config,
         };
-        trainer.engine.set_rho(trainer.rho);
         Ok(trainer)
     }
 
@@ -299,6 +298,18 @@ impl Trainer {
         )
     }
 
+    /// The smallest learning rate the schedule reaches (GSAM maps [lr_min, lr_max] onto ρ).
+    fn min_learning_rate(&self) -> f64 {
+        match self.config.schedule {
+            Schedule::Constant => self.base_lr,
+            Schedule::Cosine { .. } => 0.0,
+            Schedule::Step { gamma, step_epochs } => {
+                let drops = (self.config.epochs.saturating_sub(1) / step_epochs) as i32;
+                self.base_lr * gamma.powi(drops).min(1.0)
+            }
+        }
+    }
+
     /// Changes the base learning rate (the schedule scales it from the next step on).
     pub fn set_learning_rate(&mut self, lr: f64) -> Result<(), TrainError> {
         if !(lr.is_finite() && lr > 0.0) {
@@ -318,7 +329,6 @@ impl Trainer {
             )));
         }
         self.rho = rho;
-        self.engine.set_rho(rho);
         Ok(())
     }
 
@@ -331,7 +341,11 @@ impl Trainer {
         self.train_split
             .set_cursor(in_epoch as usize * self.config.batch_size);
         let lr = self.learning_rate();
-        self.engine.step(lr);
+        let rho = self
+            .config
+            .sam
+            .rho_at(self.rho, lr, self.base_lr, self.min_learning_rate());
+        self.engine.step(lr, rho);
         self.step += 1;
     }
 
@@ -358,6 +372,14 @@ impl Trainer {
     /// Turns a read of `train_metrics_view` into means over the window.
     pub fn interpret_train_metrics(&self, acc: &[f32]) -> TrainMetrics {
         let steps = acc[3].max(0.0) as u64;
+        let sam_steps = acc[13].max(0.0) as u64;
+        let per_sam_step = |v: f32| {
+            if sam_steps > 0 {
+                v as f64 / sam_steps as f64
+            } else {
+                0.0
+            }
+        };
         let per_step = |v: f32| {
             if steps > 0 {
                 v as f64 / steps as f64
@@ -381,8 +403,8 @@ impl Trainer {
                 0.0
             },
             grad_norm: per_step(acc[5]),
-            sharpness: uses_sam.then(|| per_step(acc[4])),
-            cos_g0_g1: uses_sam.then(|| per_step(acc[6])),
+            sharpness: (uses_sam && sam_steps > 0).then(|| per_sam_step(acc[4])),
+            cos_g0_g1: (uses_sam && sam_steps > 0).then(|| per_sam_step(acc[6])),
             nonfinite_steps: acc[11] as u64,
         }
     }
@@ -443,7 +465,7 @@ impl Trainer {
     }
 
     /// Forward/backward passes per step (1 for the base optimizer, 2 for SAM/ASAM).
-    pub fn passes_per_step(&self) -> u32 {
-        self.config.sam.kind.passes_per_step()
+    pub fn passes_per_step(&self) -> f64 {
+        self.engine.passes_per_step()
     }
 }

@@ -21,6 +21,13 @@ pub struct WebConfig {
     sam: Option<String>,
     rho: Option<f64>,
     eta: Option<f64>,
+    alpha: Option<f64>,
+    sigma: Option<f64>,
+    lambda: Option<f64>,
+    k: Option<f64>,
+    gamma: Option<f64>,
+    beta: Option<f64>,
+    rho_min: Option<f64>,
     schedule: Option<String>,
     batch_size: Option<f64>,
     epochs: Option<f64>,
@@ -42,6 +49,13 @@ const KEYS: &[&str] = &[
     "sam",
     "rho",
     "eta",
+    "alpha",
+    "sigma",
+    "lambda",
+    "k",
+    "gamma",
+    "beta",
+    "rhoMin",
     "schedule",
     "batchSize",
     "epochs",
@@ -122,6 +136,17 @@ impl WebConfig {
                 kind: sam_kind,
                 rho: self.rho,
                 eta: self.eta,
+                alpha: self.alpha,
+                sigma: self.sigma,
+                lambda: self.lambda,
+                k: self
+                    .k
+                    .map(|k| whole("k", k, 1.0))
+                    .transpose()?
+                    .map(|k| k.min(u32::MAX as u64) as u32),
+                gamma: self.gamma,
+                beta: self.beta,
+                rho_min: self.rho_min,
             },
             schedule: match self.schedule {
                 None => Schedule::Constant,
@@ -153,6 +178,7 @@ pub(crate) fn js_names(message: &str) -> String {
         ("label_smoothing", "labelSmoothing"),
         ("batch_size", "batchSize"),
         ("step_epochs", "step schedule epochs"),
+        ("rho_min", "rhoMin"),
     ]
     .iter()
     .fold(message.to_string(), |text, (rust, js)| {

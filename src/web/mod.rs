@@ -248,7 +248,7 @@ impl Trainer {
     }
 
     #[wasm_bindgen(getter, js_name = passesPerStep)]
-    pub fn passes_per_step(&self) -> u32 {
+    pub fn passes_per_step(&self) -> f64 {
         self.inner.borrow().passes_per_step()
     }
 

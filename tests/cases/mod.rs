@@ -386,6 +386,7 @@ fn config_for(case: &Value) -> TrainConfig {
             kind: sam_kind,
             rho: Some(s["rho"].as_f64().unwrap()),
             eta: Some(s["eta"].as_f64().unwrap()),
+            ..SamConfig::default()
         },
         label_smoothing: case["label_smoothing"].as_f64().unwrap(),
         ..TrainConfig::default()
@@ -456,7 +457,7 @@ pub async fn three_steps_match_the_reference(gpu: &Arc<Gpu>) {
                 .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(&x));
             gpu.queue
                 .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(&y));
-            engine.step(config.optimizer.lr);
+            engine.step(config.optimizer.lr, config.sam.rho());
 
             let stats1 = gpu.read_f32(&engine.stats1).await.unwrap();
             let want_loss = step["loss"].as_f64().unwrap();
@@ -503,5 +504,235 @@ pub async fn three_steps_match_the_reference(gpu: &Arc<Gpu>) {
                 "{name}: padding changed"
             );
         }
+    }
+}
+
+/// The MLP, flat initial weights and batches shared by the step fixtures.
+fn fixture_setup(fixture: &Value) -> (Mlp, Vec<f32>, Vec<(Vec<f32>, Vec<u32>)>) {
+    let sizes: Vec<usize> = fixture["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let model = Mlp::new(&sizes);
+    let mut initial = vec![0.0f32; model.layout.total_len];
+    for spec in &model.layout.specs {
+        let data = floats(&fixture["init"][&spec.name]);
+        assert_eq!(data.len(), spec.len(), "{}", spec.name);
+        for (dst, v) in initial[spec.offset..spec.offset + spec.len()]
+            .iter_mut()
+            .zip(data)
+        {
+            *dst = v as f32;
+        }
+    }
+    let batches = fixture["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let x = floats(&b["x"]).iter().map(|&v| v as f32).collect();
+            let y = b["y"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
+            (x, y)
+        })
+        .collect();
+    (model, initial, batches)
+}
+
+/// Runs `steps` steps of `config` from `initial`, batch t = batches[t mod len]; returns the
+/// weights after each step, the loss at w of each step, and the engine's pass count.
+async fn run_engine(
+    gpu: &Arc<Gpu>,
+    model: &Mlp,
+    config: &TrainConfig,
+    initial: &[f32],
+    batches: &[(Vec<f32>, Vec<u32>)],
+    steps: usize,
+) -> (Vec<Vec<f32>>, Vec<f32>, f64) {
+    let rows = batches[0].1.len();
+    let batch = Batch {
+        x: gpu.alloc(rows * model.inputs()),
+        labels: gpu.alloc(rows),
+        rows,
+    };
+    let mut engine = StepEngine::new(gpu, model, config, initial, &batch, Plan::new());
+    let mut params = Vec::new();
+    let mut losses = Vec::new();
+    for t in 0..steps {
+        let (x, y) = &batches[t % batches.len()];
+        gpu.queue
+            .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(x));
+        gpu.queue
+            .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(y));
+        engine.step(config.optimizer.lr, config.sam.rho());
+        losses.push(gpu.read_f32(&engine.stats1).await.unwrap()[0]);
+        params.push(gpu.read_f32(&engine.params).await.unwrap());
+    }
+    (params, losses, engine.passes_per_step())
+}
+
+fn variant_config(case: &Value) -> Option<TrainConfig> {
+    let kind = match case["variant"].as_str().unwrap() {
+        "gsam" => SamKind::Gsam,
+        "fsam" => SamKind::Fsam,
+        "looksam" => SamKind::LookSam,
+        "s2sam" => SamKind::S2Sam,
+        "crsam" => SamKind::CrSam,
+        "sam_linf" => SamKind::SamLinf,
+        _ => return None, // msam and nstep: not implemented yet (docs/sam-variants.md)
+    };
+    let h = &case["hyper"];
+    let get = |key: &str| h.get(key).and_then(Value::as_f64);
+    let mut config = config_for(&serde_json::json!({
+        "optimizer": case["optimizer"],
+        "sam": {"kind": "none", "rho": 0.0, "eta": 0.0},
+        "label_smoothing": 0.0,
+    }));
+    config.sam = SamConfig {
+        kind,
+        rho: get("rho"),
+        alpha: get("alpha"),
+        sigma: get("sigma"),
+        lambda: get("lmbda"),
+        k: get("k").map(|k| k as u32),
+        gamma: get("gamma"),
+        beta: get("beta"),
+        ..SamConfig::default()
+    };
+    Some(config)
+}
+
+/// Four steps of GSAM, F-SAM, LookSAM, S2-SAM, CR-SAM and SAM-L∞ (reference and neutral settings)
+/// against tests/golden/sam_variants.json; pass counts as the engine reports them.
+pub async fn sam_variants_match_the_reference(gpu: &Arc<Gpu>) {
+    let fixture: Value = serde_json::from_str(include_str!("../golden/sam_variants.json"))
+        .expect("sam_variants.json parses");
+    let (model, initial, batches) = fixture_setup(&fixture);
+    let mut checked = 0;
+    for case in fixture["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let Some(config) = variant_config(case) else {
+            continue;
+        };
+        let steps = case["steps"].as_array().unwrap();
+        let (params, losses, passes) =
+            run_engine(gpu, &model, &config, &initial, &batches, steps.len()).await;
+        let want_passes: Vec<f64> = case["passes_per_step"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect();
+        let mean_passes = want_passes.iter().sum::<f64>() / want_passes.len() as f64;
+        assert!(
+            (passes - mean_passes).abs() < 1e-9,
+            "{name}: {passes} passes per step, expected {mean_passes}"
+        );
+        for (t, step) in steps.iter().enumerate() {
+            if config.sam.kind != SamKind::S2Sam {
+                // S2-SAM never evaluates the loss at the unperturbed weights.
+                let want = step["loss"].as_f64().unwrap();
+                assert!(
+                    (losses[t] as f64 - want).abs() <= 1e-5 * want.abs(),
+                    "{name} step {t}: loss {} vs {want}",
+                    losses[t]
+                );
+            }
+            for spec in &model.layout.specs {
+                let got = &params[t][spec.offset..spec.offset + spec.len()];
+                let want = floats(&step["params"][&spec.name]);
+                let (rel, worst) = relative_error(got, &want);
+                assert!(
+                    rel <= 1e-5,
+                    "{name} step {t}: {} relative error {rel:.2e} (worst element {worst:.2e})",
+                    spec.name
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 12,
+        "every implemented variant's two cases were checked"
+    );
+}
+
+/// Each variant at its neutral setting against plain SAM (or the base optimizer) run by the same
+/// engine: ≤ 1e-6 relative.
+pub async fn neutral_settings_reduce_to_sam_or_the_base_optimizer(gpu: &Arc<Gpu>) {
+    let fixture: Value = serde_json::from_str(include_str!("../golden/sam_variants.json"))
+        .expect("sam_variants.json parses");
+    let (model, initial, batches) = fixture_setup(&fixture);
+    for case in fixture["cases"].as_array().unwrap() {
+        let Some(reduces_to) = case["reduces_to"].as_object() else {
+            continue;
+        };
+        let Some(config) = variant_config(case) else {
+            continue;
+        };
+        let mut plain = config.clone();
+        plain.sam = SamConfig {
+            kind: if reduces_to["kind"] == "sam" {
+                SamKind::Sam
+            } else {
+                SamKind::None
+            },
+            rho: reduces_to["rho"].as_f64(),
+            ..SamConfig::default()
+        };
+        let (got, _, _) = run_engine(gpu, &model, &config, &initial, &batches, 4).await;
+        let (want, _, _) = run_engine(gpu, &model, &plain, &initial, &batches, 4).await;
+        let want64: Vec<f64> = want[3].iter().map(|&v| v as f64).collect();
+        let (rel, worst) = relative_error(&got[3], &want64);
+        assert!(
+            rel <= 1e-6,
+            "{}: differs from {:?} by {rel:.2e} relative (worst {worst:.2e})",
+            case["name"],
+            reduces_to
+        );
+    }
+}
+
+/// A batch whose rows are all padding has loss 0 and a gradient of exactly zero: every variant
+/// must then leave the weights finite and unchanged (ε = 0, never NaN).
+pub async fn zero_gradient_gives_no_nan(gpu: &Arc<Gpu>) {
+    let fixture: Value = serde_json::from_str(include_str!("../golden/sam_variants.json"))
+        .expect("sam_variants.json parses");
+    let (model, initial, batches) = fixture_setup(&fixture);
+    let padding: Vec<(Vec<f32>, Vec<u32>)> = batches
+        .iter()
+        .map(|(x, y)| (x.clone(), vec![u32::MAX; y.len()]))
+        .collect();
+    for kind in [
+        SamKind::Sam,
+        SamKind::Asam,
+        SamKind::AsamDavda54,
+        SamKind::Gsam,
+        SamKind::Fsam,
+        SamKind::LookSam,
+        SamKind::S2Sam,
+        SamKind::CrSam,
+        SamKind::SamLinf,
+    ] {
+        let mut config = TrainConfig {
+            sam: SamConfig::new(kind),
+            ..TrainConfig::default()
+        };
+        config.optimizer.lr = 0.1;
+        let (params, _, _) = run_engine(gpu, &model, &config, &initial, &padding, 3).await;
+        assert!(
+            params[2].iter().all(|v| v.is_finite()),
+            "{kind:?}: NaN/Inf with a zero gradient"
+        );
+        assert_eq!(
+            params[2], initial,
+            "{kind:?}: weights moved with a zero gradient"
+        );
     }
 }

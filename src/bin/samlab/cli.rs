@@ -39,15 +39,6 @@ enum OptimizerArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum SamArg {
-    None,
-    Sam,
-    Asam,
-    #[value(name = "asam-davda54")]
-    AsamDavda54,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum ModelArg {
     Mlp,
 }
@@ -68,14 +59,34 @@ struct TrainArgs {
     hidden: Vec<usize>,
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerArg,
-    #[arg(long, value_enum, default_value = "none")]
-    sam: SamArg,
+    /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam or sam-linf.
+    #[arg(long, default_value = "none")]
+    sam: String,
     /// Neighbourhood radius (default per mode: sam 0.05, asam 0.5, asam-davda54 2.0).
     #[arg(long)]
     rho: Option<f64>,
     /// ASAM's η (official form).
     #[arg(long)]
     eta: Option<f64>,
+    /// GSAM's α (surrogate-gap weight) or LookSAM's α (reuse weight); default 0.2.
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// F-SAM's σ (default 1) and λ (EMA decay, default 0.95).
+    #[arg(long)]
+    sigma: Option<f64>,
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// LookSAM's refresh period (default 5).
+    #[arg(long)]
+    k: Option<u32>,
+    /// CR-SAM's γ (default 0.1) and β (default 0.01).
+    #[arg(long)]
+    gamma: Option<f64>,
+    #[arg(long)]
+    beta: Option<f64>,
+    /// GSAM: ρ at the schedule's smallest learning rate (ρ follows lr linearly; default ρ).
+    #[arg(long)]
+    rho_min: Option<f64>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam/adamw).
     #[arg(long)]
     lr: Option<f64>,
@@ -160,12 +171,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
     } else {
         0.001
     };
-    let sam_kind = match args.sam {
-        SamArg::None => SamKind::None,
-        SamArg::Sam => SamKind::Sam,
-        SamArg::Asam => SamKind::Asam,
-        SamArg::AsamDavda54 => SamKind::AsamDavda54,
-    };
+    let sam_kind = SamKind::parse(&args.sam)?;
     let config = TrainConfig {
         model: match args.model {
             ModelArg::Mlp => ModelKind::Mlp,
@@ -187,6 +193,13 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
             kind: sam_kind,
             rho: args.rho,
             eta: args.eta,
+            alpha: args.alpha,
+            sigma: args.sigma,
+            lambda: args.lambda,
+            k: args.k,
+            gamma: args.gamma,
+            beta: args.beta,
+            rho_min: args.rho_min,
         },
         schedule: Schedule::parse(&args.schedule)?,
         batch_size: args.batch_size,
@@ -311,7 +324,7 @@ async fn train(args: TrainArgs) -> Result<(), String> {
             config.optimizer.kind,
             match config.sam.kind {
                 SamKind::None => String::new(),
-                kind => format!(" + {kind:?} ρ={}", config.sam.rho()),
+                kind => format!(" + {} ρ={}", kind.name(), config.sam.rho()),
             },
             total,
             gpu.adapter_name()

@@ -1,0 +1,99 @@
+// The direction and combine rules of the SAM variants (docs/sam-variants.md), each one dispatch
+// over the flat parameter vector. scalars: vec4 slots written by flat_reduce.wgsl:
+//   [0] = (‖T⊙d‖², ‖d‖², ·, ·) of the ascent direction, [1] = (⟨g0, g1⟩, ‖g1‖², ‖g0‖², ·),
+//   [2] = (·, ‖gv‖², ·, ·) LookSAM's stored component.
+//
+// FSAM_DIRECTION  d = g0 − σ·m (d = g0 on the first step), then m ← λ·m + (1−λ)·g0 (m = g0 first).
+// GSAM_COMBINE    g1 ← g1 − α·(g0 − c·g1), c = ⟨g0,g1⟩‖g0‖ / ((‖g1‖‖g0‖ + ξ)(‖g1‖ + ξ)).
+// CRSAM_COMBINE   g₊ ← g₊ + γ(g₊ + g₋ − 2g0) + β(g₊ − g₋)   (g₊ in `g1`, g₋ in `g2`).
+// LOOK_STORE      gv = g1 − (⟨g1,g0⟩ / (‖g0‖² + ξ))·g0.
+// LOOK_NORMALIZE  gv ← gv / (‖gv‖ + ξ).
+// LOOK_COMBINE    G = g + α‖g‖·ĝv.
+
+override LEN: u32;
+override XI: f32 = 1e-12;
+override SIGMA: f32 = 1.0;
+override LAMBDA: f32 = 0.95;
+override ALPHA: f32 = 0.0;
+override GAMMA: f32 = 0.0;
+override BETA: f32 = 0.0;
+
+struct SamUniforms {
+    rho: f32,
+    first_step: u32,
+    pad0: f32,
+    pad1: f32,
+}
+
+//#if FSAM_DIRECTION
+@group(0) @binding(0) var<storage, read> g0: array<f32>;
+@group(0) @binding(1) var<storage, read_write> m: array<f32>;
+@group(0) @binding(2) var<storage, read_write> d: array<f32>;
+@group(0) @binding(3) var<uniform> u: SamUniforms;
+//#endif
+//#if GSAM_COMBINE
+@group(0) @binding(0) var<storage, read_write> g1: array<f32>;
+@group(0) @binding(1) var<storage, read> g0: array<f32>;
+@group(0) @binding(2) var<storage, read> scalars: array<vec4<f32>>;
+//#endif
+//#if CRSAM_COMBINE
+@group(0) @binding(0) var<storage, read_write> g1: array<f32>;
+@group(0) @binding(1) var<storage, read> g0: array<f32>;
+@group(0) @binding(2) var<storage, read> g2: array<f32>;
+//#endif
+//#if LOOK_STORE
+@group(0) @binding(0) var<storage, read_write> gv: array<f32>;
+@group(0) @binding(1) var<storage, read> g0: array<f32>;
+@group(0) @binding(2) var<storage, read> g1: array<f32>;
+@group(0) @binding(3) var<storage, read> scalars: array<vec4<f32>>;
+//#endif
+//#if LOOK_NORMALIZE
+@group(0) @binding(0) var<storage, read_write> gv: array<f32>;
+@group(0) @binding(1) var<storage, read> scalars: array<vec4<f32>>;
+//#endif
+//#if LOOK_COMBINE
+@group(0) @binding(0) var<storage, read_write> combined: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> gv: array<f32>;
+@group(0) @binding(3) var<storage, read> scalars: array<vec4<f32>>;
+//#endif
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let i = (wg.y * nwg.x + wg.x) * 256u + lane;
+    if (i >= LEN) { return; }
+//#if FSAM_DIRECTION
+    let gi = g0[i];
+    if (u.first_step != 0u) {
+        d[i] = gi;
+        m[i] = gi;
+    } else {
+        let mi = m[i];
+        d[i] = gi - SIGMA * mi;
+        m[i] = LAMBDA * mi + (1.0 - LAMBDA) * gi;
+    }
+//#endif
+//#if GSAM_COMBINE
+    let dots = scalars[1];
+    let g1_norm = sqrt(dots.y);
+    let g0_norm = sqrt(dots.z);
+    let c = dots.x * g0_norm / ((g1_norm * g0_norm + XI) * (g1_norm + XI));
+    let g1i = g1[i];
+    g1[i] = g1i - ALPHA * (g0[i] - c * g1i);
+//#endif
+//#if CRSAM_COMBINE
+    let plus = g1[i];
+    let minus = g2[i];
+    g1[i] = plus + GAMMA * (plus + minus - 2.0 * g0[i]) + BETA * (plus - minus);
+//#endif
+//#if LOOK_STORE
+    let dots = scalars[1];
+    gv[i] = g1[i] - dots.x / (dots.z + XI) * g0[i];
+//#endif
+//#if LOOK_NORMALIZE
+    gv[i] = gv[i] / (sqrt(scalars[2].y) + XI);
+//#endif
+//#if LOOK_COMBINE
+    combined[i] = g[i] + ALPHA * sqrt(scalars[0].y) * gv[i];
+//#endif
+}
