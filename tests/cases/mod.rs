@@ -507,8 +507,11 @@ pub async fn three_steps_match_the_reference(gpu: &Arc<Gpu>) {
     }
 }
 
+/// A host batch: inputs row-major and labels.
+type HostBatch = (Vec<f32>, Vec<u32>);
+
 /// The MLP, flat initial weights and batches shared by the step fixtures.
-fn fixture_setup(fixture: &Value) -> (Mlp, Vec<f32>, Vec<(Vec<f32>, Vec<u32>)>) {
+fn fixture_setup(fixture: &Value) -> (Mlp, Vec<f32>, Vec<HostBatch>) {
     let sizes: Vec<usize> = fixture["sizes"]
         .as_array()
         .unwrap()
@@ -552,7 +555,7 @@ async fn run_engine(
     model: &Mlp,
     config: &TrainConfig,
     initial: &[f32],
-    batches: &[(Vec<f32>, Vec<u32>)],
+    batches: &[HostBatch],
     steps: usize,
 ) -> (Vec<Vec<f32>>, Vec<f32>, f64) {
     let rows = batches[0].1.len();
@@ -705,7 +708,7 @@ pub async fn zero_gradient_gives_no_nan(gpu: &Arc<Gpu>) {
     let fixture: Value = serde_json::from_str(include_str!("../golden/sam_variants.json"))
         .expect("sam_variants.json parses");
     let (model, initial, batches) = fixture_setup(&fixture);
-    let padding: Vec<(Vec<f32>, Vec<u32>)> = batches
+    let padding: Vec<HostBatch> = batches
         .iter()
         .map(|(x, y)| (x.clone(), vec![u32::MAX; y.len()]))
         .collect();
