@@ -9,6 +9,10 @@
 // LOOK_STORE      gv = g1 − (⟨g1,g0⟩ / (‖g0‖² + ξ))·g0.
 // LOOK_NORMALIZE  gv ← gv / (‖gv‖ + ξ).
 // LOOK_COMBINE    G = g + α‖g‖·ĝv.
+// MSAM_DECAY      g1 ← g1 + wd·(w − saved): MSAM decays at the perturbed weights (the base
+//                 optimizer adds wd·saved itself).
+// NSTEP_ASCENT    δ = (w − saved) + α·g/(‖g‖ + ξ) into `delta` (‖g‖² in scalars[0].y).
+// NSTEP_PROJECT   w = saved + δ·min(1, ρ/‖δ‖) (‖δ‖² in scalars[3].y).
 
 override LEN: u32;
 override XI: f32 = 1e-12;
@@ -17,6 +21,7 @@ override LAMBDA: f32 = 0.95;
 override ALPHA: f32 = 0.0;
 override GAMMA: f32 = 0.0;
 override BETA: f32 = 0.0;
+override WEIGHT_DECAY: f32 = 0.0;
 
 struct SamUniforms {
     rho: f32,
@@ -57,6 +62,25 @@ struct SamUniforms {
 @group(0) @binding(2) var<storage, read> gv: array<f32>;
 @group(0) @binding(3) var<storage, read> scalars: array<vec4<f32>>;
 //#endif
+//#if MSAM_DECAY
+@group(0) @binding(0) var<storage, read_write> g1: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> saved: array<f32>;
+//#endif
+//#if NSTEP_ASCENT
+@group(0) @binding(0) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> saved: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read> scalars: array<vec4<f32>>;
+//#endif
+//#if NSTEP_PROJECT
+@group(0) @binding(0) var<storage, read_write> w: array<f32>;
+@group(0) @binding(1) var<storage, read> saved: array<f32>;
+@group(0) @binding(2) var<storage, read> delta: array<f32>;
+@group(0) @binding(3) var<storage, read> scalars: array<vec4<f32>>;
+@group(0) @binding(4) var<uniform> u: SamUniforms;
+//#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -95,5 +119,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#endif
 //#if LOOK_COMBINE
     combined[i] = g[i] + ALPHA * sqrt(scalars[0].y) * gv[i];
+//#endif
+//#if MSAM_DECAY
+    g1[i] = g1[i] + WEIGHT_DECAY * (w[i] - saved[i]);
+//#endif
+//#if NSTEP_ASCENT
+    delta[i] = (w[i] - saved[i]) + ALPHA * g[i] / (sqrt(scalars[0].y) + XI);
+//#endif
+//#if NSTEP_PROJECT
+    let norm = sqrt(scalars[3].y);
+    var factor = 1.0;
+    if (norm > u.rho) { factor = u.rho / norm; }
+    w[i] = saved[i] + delta[i] * factor;
 //#endif
 }

@@ -142,6 +142,11 @@ impl Optimizer {
         }
     }
 
+    /// The momentum buffer (SGD) or first moment (Adam), in the flat layout.
+    pub fn momentum(&self) -> &BufView {
+        &self.state[0]
+    }
+
     /// One dispatch: `params ← opt(params, grads)`, or with `restore_from` (SAM's saved weights)
     /// `params ← opt(restore_from, grads)`, which fuses the exact restore into the update.
     pub fn update(

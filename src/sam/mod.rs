@@ -46,6 +46,10 @@ pub enum SamKind {
     CrSam,
     /// SAM in the p = ∞ ball: ε = ρ·sign(g0).
     SamLinf,
+    /// Becker et al. 2024: momentum-SAM, one pass per step at w − ρ·v/‖v‖ (SGD momentum v).
+    Msam,
+    /// n steps of projected normalised ascent inside the ρ-ball (n, step size α = ρ).
+    NStep,
 }
 
 /// (CLI/JS name, kind, reference default ρ, forward/backward passes per step as a text).
@@ -60,6 +64,8 @@ const KINDS: &[(&str, SamKind, f64)] = &[
     ("s2sam", SamKind::S2Sam, 0.05),
     ("crsam", SamKind::CrSam, 0.1),
     ("sam-linf", SamKind::SamLinf, 0.005),
+    ("msam", SamKind::Msam, 0.3),
+    ("nstep", SamKind::NStep, 0.05),
 ];
 
 impl SamKind {
@@ -118,6 +124,9 @@ pub struct SamConfig {
     pub gamma: Option<f64>,
     #[serde(default)]
     pub beta: Option<f64>,
+    /// n-step ascent: number of ascent steps (default 2; n = 1 is SAM).
+    #[serde(default)]
+    pub n: Option<u32>,
     /// GSAM's ρ at the smallest learning rate (ρ follows lr linearly); default: ρ (constant).
     #[serde(default)]
     pub rho_min: Option<f64>,
@@ -137,8 +146,15 @@ impl SamConfig {
     pub fn eta(&self) -> f64 {
         self.eta.unwrap_or(0.01)
     }
+    /// GSAM's and LookSAM's α (default 0.2); n-step's ascent step size (default ρ).
     pub fn alpha(&self) -> f64 {
-        self.alpha.unwrap_or(0.2)
+        match self.kind {
+            SamKind::NStep => self.alpha.unwrap_or(self.rho()),
+            _ => self.alpha.unwrap_or(0.2),
+        }
+    }
+    pub fn n(&self) -> u32 {
+        self.n.unwrap_or(2)
     }
     pub fn sigma(&self) -> f64 {
         self.sigma.unwrap_or(1.0)
@@ -184,6 +200,9 @@ impl SamConfig {
                 "lambda must be in [0, 1], got {lambda} (F-SAM's default is 0.95)"
             ));
         }
+        if self.n() == 0 {
+            return Err("n must be ≥ 1 (the number of ascent steps; 1 is plain SAM)".into());
+        }
         if self.k() == 0 {
             return Err("k must be ≥ 1 (LookSAM refreshes every k steps; 5 is the default)".into());
         }
@@ -193,7 +212,8 @@ impl SamConfig {
     /// Forward/backward passes per step, averaged over a LookSAM period.
     pub fn passes_per_step(&self) -> f64 {
         match self.kind {
-            SamKind::None | SamKind::S2Sam => 1.0,
+            SamKind::None | SamKind::S2Sam | SamKind::Msam => 1.0,
+            SamKind::NStep => self.n() as f64 + 1.0,
             SamKind::CrSam => 3.0,
             SamKind::LookSam => 1.0 + 1.0 / self.k() as f64,
             _ => 2.0,
@@ -254,6 +274,7 @@ enum Scale {
 const DIRECTION_SLOT: u32 = 0; // (‖T⊙d‖², ‖d‖², ·, ·)
 const DOTS_SLOT: u32 = 1; // (⟨g0, g1⟩, ‖g1‖², ‖g0‖², ·)
 const LOOK_SLOT: u32 = 2; // (·, ‖gv‖², ·, ·)
+const DELTA_SLOT: u32 = 3; // (·, ‖δ‖², ·, ·) n-step's accumulated perturbation
 pub const SCALARS_LEN: usize = 16;
 const XI: f32 = 1e-12;
 
@@ -271,6 +292,8 @@ pub struct FlatBuffers<'a> {
     pub direction: &'a BufView,
     /// Variant state: F-SAM's EMA, S2-SAM's previous gradient, LookSAM's ĝv.
     pub state: &'a BufView,
+    /// The base optimizer's momentum buffer (MSAM ascends along −v).
+    pub momentum: &'a BufView,
     pub weight_mask: &'a BufView,
     pub scalars: &'a BufView,
     pub sam_uniforms: &'a BufView,
@@ -290,6 +313,8 @@ pub struct StepParts<'a> {
     pub metrics_plain: &'a Plan,
     pub metrics_sam: &'a Plan,
     pub metrics_after_perturbed: &'a Plan,
+    /// The base optimizer's weight decay (MSAM applies it at the perturbed weights).
+    pub weight_decay: f32,
 }
 
 /// One kind of step and its cost.
@@ -370,6 +395,53 @@ pub fn build_steps(
             r.plan.extend(parts.metrics_plain.clone());
             let reuse = r.finish(1);
             vec![refresh, reuse]
+        }
+        SamKind::Msam => {
+            // DIR = −v: the perturbed point w − ρ·v/(‖v‖+ξ) (v = 0 on the first step, so ε = 0).
+            r.norms(flat.momentum, Scale::Unit);
+            r.perturb_along(flat.momentum, -1.0);
+            r.plan.extend(parts.pass_into[1].clone());
+            if parts.weight_decay != 0.0 {
+                let decay = Kernel::new("sam_rules")
+                    .define("MSAM_DECAY")
+                    .constant("WEIGHT_DECAY", parts.weight_decay);
+                r.rule(decay, &[flat.grad1, flat.params, flat.saved]);
+            }
+            r.norms(flat.grad1, Scale::Unit); // the ‖g‖ read-out
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_after_perturbed.clone());
+            vec![r.finish(1)]
+        }
+        SamKind::NStep => {
+            r.plan.extend(parts.pass_into[0].clone());
+            r.plan.copy(flat.params, flat.saved);
+            let ascent = Kernel::new("sam_rules")
+                .define("NSTEP_ASCENT")
+                .constant("ALPHA", config.alpha() as f32);
+            for i in 0..config.n() {
+                let g = if i == 0 { flat.grad0 } else { flat.grad1 };
+                r.norms(g, Scale::Unit);
+                r.rule(
+                    ascent.clone(),
+                    &[flat.direction, flat.params, flat.saved, g, flat.scalars],
+                );
+                r.slot_norms(flat.direction, DELTA_SLOT);
+                r.rule(
+                    Kernel::new("sam_rules").define("NSTEP_PROJECT"),
+                    &[
+                        flat.params,
+                        flat.saved,
+                        flat.direction,
+                        flat.scalars,
+                        flat.sam_uniforms,
+                    ],
+                );
+                r.plan.extend(parts.pass_into[1].clone());
+            }
+            r.dots();
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_sam.clone());
+            vec![r.finish(config.n() + 1)]
         }
         SamKind::CrSam => {
             r.plan.extend(parts.pass_into[0].clone());
@@ -525,6 +597,22 @@ impl Recorder<'_, '_> {
             slot,
         ));
         self.scratch.push(partials);
+    }
+
+    /// saved = w; w += sign·ρ·d/(‖d‖ + ξ).
+    fn perturb_along(&mut self, d: &BufView, sign: f32) {
+        let len = self.flat.params.len;
+        let kernel = Kernel::new("sam_perturb")
+            .constant("LEN", len as u32)
+            .constant("NORM_SLOT", DIRECTION_SLOT)
+            .constant("XI", XI)
+            .constant("DIRECTION_SIGN", sign);
+        let f = self.flat;
+        self.plan.push(self.gpu.dispatch(
+            &kernel,
+            &[f.params, f.saved, d, f.scalars, f.sam_uniforms],
+            grid_1d(len),
+        ));
     }
 
     /// saved = w; w += ε(d) — or, `negative`, w = saved − ε(d).

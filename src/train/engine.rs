@@ -94,6 +94,7 @@ impl StepEngine {
         let (pass1, stats2) = pass(&grad1);
         let (pass2, _) = pass(&grad2);
 
+        let optimizer = Optimizer::new(gpu, config.optimizer.clone(), len);
         let flat = FlatBuffers {
             params: &params,
             grad0: &grad0,
@@ -102,11 +103,11 @@ impl StepEngine {
             saved: &saved,
             direction: &direction,
             state: &state,
+            momentum: optimizer.momentum(),
             weight_mask: &weight_mask,
             scalars: &scalars,
             sam_uniforms: &sam_uniform_view,
         };
-        let optimizer = Optimizer::new(gpu, config.optimizer.clone(), len);
         let metrics = |kernel: Kernel, bindings: &[&BufView]| {
             let mut plan = Plan::new();
             plan.push(gpu.dispatch(&kernel, bindings, [1, 1, 1]));
@@ -132,6 +133,7 @@ impl StepEngine {
             metrics_plain: &metrics_plain,
             metrics_sam: &metrics_sam,
             metrics_after_perturbed: &metrics_after_perturbed,
+            weight_decay: config.optimizer.weight_decay as f32,
         };
         let mut scratch = Vec::new();
         let plans = sam::build_steps(gpu, &config.sam, &flat, &parts, &mut scratch);

@@ -11,7 +11,7 @@ use crate::data::{with_label_noise, Dataset, GpuSplit};
 use crate::gpu::{BufView, Gpu, GpuError, Kernel, OwnedBuffers, Plan};
 use crate::nn::{bind_parameters, Mlp};
 use crate::ops::cross_entropy;
-use crate::optim::{OptimizerConfig, Schedule};
+use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::rng::Rng;
 use crate::sam::{SamConfig, SamKind};
 
@@ -79,6 +79,14 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.optimizer.validate()?;
         self.sam.validate()?;
+        if self.sam.kind == SamKind::Msam
+            && (self.optimizer.kind != OptimizerKind::Sgd || self.optimizer.momentum == 0.0)
+        {
+            return Err(
+                "msam perturbs along the SGD momentum buffer: use optimizer sgd with momentum > 0"
+                    .into(),
+            );
+        }
         self.schedule.validate()?;
         if self.batch_size == 0 {
             return Err("batch_size must be ≥ 1 (try 128)".into());

@@ -28,6 +28,7 @@ pub struct WebConfig {
     gamma: Option<f64>,
     beta: Option<f64>,
     rho_min: Option<f64>,
+    n: Option<f64>,
     schedule: Option<String>,
     batch_size: Option<f64>,
     epochs: Option<f64>,
@@ -56,6 +57,7 @@ const KEYS: &[&str] = &[
     "gamma",
     "beta",
     "rhoMin",
+    "n",
     "schedule",
     "batchSize",
     "epochs",
@@ -147,6 +149,11 @@ impl WebConfig {
                 gamma: self.gamma,
                 beta: self.beta,
                 rho_min: self.rho_min,
+                n: self
+                    .n
+                    .map(|n| whole("n", n, 1.0))
+                    .transpose()?
+                    .map(|n| n.min(64) as u32),
             },
             schedule: match self.schedule {
                 None => Schedule::Constant,

@@ -588,7 +588,9 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         "s2sam" => SamKind::S2Sam,
         "crsam" => SamKind::CrSam,
         "sam_linf" => SamKind::SamLinf,
-        _ => return None, // msam and nstep: not implemented yet (docs/sam-variants.md)
+        "msam" => SamKind::Msam,
+        "nstep" => SamKind::NStep,
+        other => panic!("fixture names a variant the test does not know: {other}"),
     };
     let h = &case["hyper"];
     let get = |key: &str| h.get(key).and_then(Value::as_f64);
@@ -606,12 +608,13 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         k: get("k").map(|k| k as u32),
         gamma: get("gamma"),
         beta: get("beta"),
+        n: get("n").map(|n| n as u32),
         ..SamConfig::default()
     };
     Some(config)
 }
 
-/// Four steps of GSAM, F-SAM, LookSAM, S2-SAM, CR-SAM and SAM-L∞ (reference and neutral settings)
+/// Four steps of GSAM, F-SAM, LookSAM, S2-SAM, CR-SAM, SAM-L∞, MSAM and n-step SAM (reference and neutral settings)
 /// against tests/golden/sam_variants.json; pass counts as the engine reports them.
 pub async fn sam_variants_match_the_reference(gpu: &Arc<Gpu>) {
     let fixture: Value = serde_json::from_str(include_str!("../golden/sam_variants.json"))
@@ -638,8 +641,8 @@ pub async fn sam_variants_match_the_reference(gpu: &Arc<Gpu>) {
             "{name}: {passes} passes per step, expected {mean_passes}"
         );
         for (t, step) in steps.iter().enumerate() {
-            if config.sam.kind != SamKind::S2Sam {
-                // S2-SAM never evaluates the loss at the unperturbed weights.
+            if !matches!(config.sam.kind, SamKind::S2Sam | SamKind::Msam) {
+                // S2-SAM and MSAM never evaluate the loss at the unperturbed weights.
                 let want = step["loss"].as_f64().unwrap();
                 assert!(
                     (losses[t] as f64 - want).abs() <= 1e-5 * want.abs(),
@@ -649,7 +652,13 @@ pub async fn sam_variants_match_the_reference(gpu: &Arc<Gpu>) {
             }
             for spec in &model.layout.specs {
                 let got = &params[t][spec.offset..spec.offset + spec.len()];
-                let want = floats(&step["params"][&spec.name]);
+                // MSAM's reference stores the perturbed weights; ours keeps w (what evaluation uses).
+                let key = if step.get("eval_params").is_some() {
+                    "eval_params"
+                } else {
+                    "params"
+                };
+                let want = floats(&step[key][&spec.name]);
                 let (rel, worst) = relative_error(got, &want);
                 assert!(
                     rel <= 1e-5,
@@ -660,10 +669,7 @@ pub async fn sam_variants_match_the_reference(gpu: &Arc<Gpu>) {
         }
         checked += 1;
     }
-    assert_eq!(
-        checked, 12,
-        "every implemented variant's two cases were checked"
-    );
+    assert_eq!(checked, 16, "every variant's two cases were checked");
 }
 
 /// Each variant at its neutral setting against plain SAM (or the base optimizer) run by the same

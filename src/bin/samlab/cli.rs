@@ -59,7 +59,7 @@ struct TrainArgs {
     hidden: Vec<usize>,
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerArg,
-    /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam or sam-linf.
+    /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam, sam-linf, msam or nstep.
     #[arg(long, default_value = "none")]
     sam: String,
     /// Neighbourhood radius (default per mode: sam 0.05, asam 0.5, asam-davda54 2.0).
@@ -87,6 +87,9 @@ struct TrainArgs {
     /// GSAM: ρ at the schedule's smallest learning rate (ρ follows lr linearly; default ρ).
     #[arg(long)]
     rho_min: Option<f64>,
+    /// n-step SAM: ascent steps per step (default 2; 1 is plain SAM).
+    #[arg(long)]
+    n: Option<u32>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam/adamw).
     #[arg(long)]
     lr: Option<f64>,
@@ -200,6 +203,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
             gamma: args.gamma,
             beta: args.beta,
             rho_min: args.rho_min,
+            n: args.n,
         },
         schedule: Schedule::parse(&args.schedule)?,
         batch_size: args.batch_size,
