@@ -179,3 +179,91 @@ fn no_adapter_gives_an_error_that_says_what_to_install() {
         "{message}"
     );
 }
+
+fn small(sam: SamConfig) -> TrainConfig {
+    TrainConfig {
+        hidden: vec![32],
+        epochs: 1,
+        seed: 3,
+        sam,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn engine_counts_passes_per_step_for_each_variant() {
+    let dataset = embedded_mnist();
+    let gpu = gpu();
+    let cases = [
+        (SamConfig::new(SamKind::Sam), 2.0),
+        (SamConfig::new(SamKind::Msam), 1.0),
+        (SamConfig::new(SamKind::S2Sam), 1.0),
+        (
+            SamConfig {
+                k: Some(5),
+                ..SamConfig::new(SamKind::LookSam)
+            },
+            1.2,
+        ),
+        (SamConfig::new(SamKind::CrSam), 3.0),
+        (
+            SamConfig {
+                n: Some(3),
+                ..SamConfig::new(SamKind::NStep)
+            },
+            4.0,
+        ),
+    ];
+    for (sam, want) in cases {
+        let kind = sam.kind;
+        let mut trainer = Trainer::new(&gpu, small(sam), &dataset, None).unwrap();
+        for _ in 0..10 {
+            trainer.step();
+        }
+        let metrics = block_on(trainer.take_train_metrics()).unwrap();
+        assert_eq!(metrics.nonfinite_steps, 0, "{kind:?}");
+        assert!(
+            (trainer.passes_per_step() - want).abs() < 1e-12,
+            "{kind:?}: {} passes per step, expected {want}",
+            trainer.passes_per_step()
+        );
+    }
+}
+
+#[test]
+fn late_phase_sam_matches_the_base_optimizer_until_the_switch() {
+    let dataset = embedded_mnist();
+    let gpu = gpu();
+    let late = SamConfig {
+        start_fraction: Some(0.5),
+        ..SamConfig::new(SamKind::Sam)
+    };
+    let mut late_run = Trainer::new(&gpu, small(late), &dataset, None).unwrap();
+    let mut base_run = Trainer::new(&gpu, small(SamConfig::default()), &dataset, None).unwrap();
+    let half = late_run.total_steps() / 2;
+    for _ in 0..half {
+        late_run.step();
+        base_run.step();
+    }
+    let (a, b) = (
+        block_on(late_run.weights()).unwrap(),
+        block_on(base_run.weights()).unwrap(),
+    );
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "before the switch late-phase SAM is the base optimizer"
+    );
+    while late_run.step < late_run.total_steps() {
+        late_run.step();
+    }
+    let metrics = block_on(late_run.take_train_metrics()).unwrap();
+    assert!(
+        metrics.sharpness.is_some(),
+        "SAM read-outs appear after the switch"
+    );
+    assert!(
+        (late_run.passes_per_step() - 1.5).abs() < 0.02,
+        "half the steps with one pass, half with two: {}",
+        late_run.passes_per_step()
+    );
+}

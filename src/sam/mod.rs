@@ -124,6 +124,13 @@ pub struct SamConfig {
     pub gamma: Option<f64>,
     #[serde(default)]
     pub beta: Option<f64>,
+    /// How ρ changes over the run (default constant; GSAM: tied to the learning rate).
+    #[serde(default)]
+    pub rho_schedule: Option<RhoSchedule>,
+    /// Late-phase SAM: train with the base optimizer alone until this fraction of the run, then
+    /// switch to the SAM rule with fresh base-optimizer state (Zhou et al. 2025). Default 0.
+    #[serde(default)]
+    pub start_fraction: Option<f64>,
     /// n-step ascent: number of ascent steps (default 2; n = 1 is SAM).
     #[serde(default)]
     pub n: Option<u32>,
@@ -200,6 +207,11 @@ impl SamConfig {
                 "lambda must be in [0, 1], got {lambda} (F-SAM's default is 0.95)"
             ));
         }
+        if let Some(fraction) = self.start_fraction {
+            if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
+                return Err(format!("start_fraction must be in [0, 1), got {fraction} (late-phase SAM often starts at 0.5–0.8)"));
+            }
+        }
         if self.n() == 0 {
             return Err("n must be ≥ 1 (the number of ascent steps; 1 is plain SAM)".into());
         }
@@ -220,13 +232,35 @@ impl SamConfig {
         }
     }
 
-    /// ρ for a step at learning rate `lr` (GSAM ties ρ to lr; the others keep `rho`).
-    pub fn rho_at(&self, rho: f64, lr: f64, lr_max: f64, lr_min: f64) -> f64 {
-        if self.kind != SamKind::Gsam || lr_max <= lr_min {
-            return rho;
+    /// ρ for step `step` at learning rate `lr`, following `rho_schedule` (GSAM defaults to `lr`).
+    pub fn rho_at(&self, rho: f64, step: u64, lr: f64, lr_max: f64, lr_min: f64) -> f64 {
+        match self.rho_schedule() {
+            RhoSchedule::Constant => rho,
+            RhoSchedule::Warmup { steps } => {
+                rho * ((step + 1) as f64 / steps.max(1) as f64).min(1.0)
+            }
+            RhoSchedule::Lr if lr_max <= lr_min => rho,
+            RhoSchedule::Lr => {
+                let rho_min = self.rho_min.unwrap_or(rho);
+                rho_min + (rho - rho_min) * (lr - lr_min) / (lr_max - lr_min)
+            }
         }
-        let rho_min = self.rho_min.unwrap_or(rho);
-        rho_min + (rho - rho_min) * (lr - lr_min) / (lr_max - lr_min)
+    }
+
+    pub fn rho_schedule(&self) -> RhoSchedule {
+        self.rho_schedule
+            .clone()
+            .unwrap_or(if self.kind == SamKind::Gsam {
+                RhoSchedule::Lr
+            } else {
+                RhoSchedule::Constant
+            })
+    }
+
+    /// Whether step `step` of `total` uses the SAM rule (late-phase SAM starts at a fraction).
+    pub fn active_at(&self, step: u64, total: u64) -> bool {
+        self.kind != SamKind::None
+            && step as f64 >= self.start_fraction.unwrap_or(0.0) * total as f64
     }
 
     /// Which of `build_steps`' plans step `step` runs.
@@ -251,6 +285,38 @@ impl SamConfig {
             },
             SamKind::SamLinf => Scale::Sign,
             _ => Scale::Unit,
+        }
+    }
+}
+
+/// How ρ moves during a run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RhoSchedule {
+    Constant,
+    /// ρ_t = ρ_min + (ρ − ρ_min)·(lr_t − lr_min)/(lr_max − lr_min), GSAM's rule.
+    Lr,
+    /// ρ grows linearly to its value over `steps` steps.
+    Warmup {
+        steps: u64,
+    },
+}
+
+impl RhoSchedule {
+    /// Parses `constant`, `lr` or `warmup:STEPS`.
+    pub fn parse(text: &str) -> Result<RhoSchedule, String> {
+        let bad = || {
+            format!(
+                "unknown rho schedule {text:?}: use constant, lr or warmup:STEPS (e.g. warmup:500)"
+            )
+        };
+        match text.split(':').collect::<Vec<_>>().as_slice() {
+            ["constant"] => Ok(RhoSchedule::Constant),
+            ["lr"] => Ok(RhoSchedule::Lr),
+            ["warmup", steps] => Ok(RhoSchedule::Warmup {
+                steps: steps.parse().map_err(|_| bad())?,
+            }),
+            _ => Err(bad()),
         }
     }
 }
@@ -657,4 +723,60 @@ fn final_sum(
         .constant("LEN", groups as u32)
         .constant("SLOT", slot);
     gpu.dispatch(&kernel, &[partials, scalars], [1, 1, 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RhoSchedule, SamConfig, SamKind};
+
+    #[test]
+    fn rho_schedules_follow_their_rules() {
+        let warm = SamConfig {
+            rho_schedule: Some(RhoSchedule::parse("warmup:4").unwrap()),
+            ..SamConfig::new(SamKind::Sam)
+        };
+        let rhos: Vec<f64> = (0..6)
+            .map(|t| warm.rho_at(0.1, t, 0.05, 0.05, 0.05))
+            .collect();
+        for (got, want) in rhos.iter().zip([0.025, 0.05, 0.075, 0.1, 0.1, 0.1]) {
+            assert!((got - want).abs() < 1e-12, "{rhos:?}");
+        }
+        // GSAM ties ρ to lr by default: halfway down the lr range, halfway between ρ_min and ρ.
+        let gsam = SamConfig {
+            rho_min: Some(0.02),
+            ..SamConfig::new(SamKind::Gsam)
+        };
+        assert!((gsam.rho_at(0.1, 7, 0.05, 0.1, 0.0) - 0.06).abs() < 1e-12);
+        assert_eq!(
+            SamConfig::new(SamKind::Sam).rho_at(0.1, 7, 0.05, 0.1, 0.0),
+            0.1,
+            "constant by default"
+        );
+        assert!(RhoSchedule::parse("cosine")
+            .unwrap_err()
+            .contains("warmup:STEPS"));
+    }
+
+    #[test]
+    fn late_phase_sam_starts_at_its_fraction_and_k_counts_passes() {
+        let late = SamConfig {
+            start_fraction: Some(0.5),
+            ..SamConfig::new(SamKind::Sam)
+        };
+        assert!(!late.active_at(49, 100) && late.active_at(50, 100));
+        assert!(!SamConfig::default().active_at(99, 100));
+        assert!(SamConfig {
+            start_fraction: Some(1.0),
+            ..SamConfig::new(SamKind::Sam)
+        }
+        .validate()
+        .is_err());
+        let look = SamConfig {
+            k: Some(5),
+            ..SamConfig::new(SamKind::LookSam)
+        };
+        assert!((look.passes_per_step() - 1.2).abs() < 1e-12);
+        let plans: Vec<usize> = (0..6).map(|t| look.plan_for_step(t)).collect();
+        assert_eq!(plans, [0, 1, 1, 1, 1, 0], "refresh on steps 0 and 5");
+    }
 }

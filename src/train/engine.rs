@@ -28,9 +28,13 @@ pub struct StepEngine {
     pub train_metrics: BufView,
     pub optimizer: Optimizer,
     pub plans: Vec<StepPlan>,
+    /// The base optimizer's step, for late-phase SAM's steps before the switch.
+    pub base_plan: Option<StepPlan>,
     /// Steps taken and forward/backward passes spent by this engine.
     pub steps: u64,
     pub passes: u64,
+    /// Steps that ran the SAM rule (F-SAM's first step and LookSAM's period count these).
+    sam_steps: u64,
     sam: SamConfig,
     gpu: Arc<Gpu>,
     sam_uniforms: wgpu::Buffer,
@@ -137,6 +141,10 @@ impl StepEngine {
         };
         let mut scratch = Vec::new();
         let plans = sam::build_steps(gpu, &config.sam, &flat, &parts, &mut scratch);
+        let late_phase = config.sam.start_fraction.unwrap_or(0.0) > 0.0;
+        let base_plan = late_phase.then(|| {
+            sam::build_steps(gpu, &SamConfig::default(), &flat, &parts, &mut scratch).remove(0)
+        });
         for view in &scratch {
             owned.keep(view);
         }
@@ -150,8 +158,10 @@ impl StepEngine {
             train_metrics,
             optimizer,
             plans,
+            base_plan,
             steps: 0,
             passes: 0,
+            sam_steps: 0,
             sam: config.sam.clone(),
             gpu: gpu.clone(),
             sam_uniforms,
@@ -160,18 +170,26 @@ impl StepEngine {
         }
     }
 
-    /// One step at learning rate `lr` and radius `rho`: one command encoder, one submission.
-    pub fn step(&mut self, lr: f64, rho: f64) {
+    /// One step at learning rate `lr` and radius `rho` (the base optimizer alone when `use_sam` is
+    /// false and a base plan exists): one command encoder, one submission.
+    pub fn step(&mut self, lr: f64, rho: f64, use_sam: bool) {
         let uniforms = SamUniforms {
             rho: rho as f32,
-            first_step: (self.steps == 0) as u32,
+            first_step: (self.sam_steps == 0) as u32,
             pad: [0.0; 2],
         };
         self.gpu
             .queue
             .write_buffer(&self.sam_uniforms, 0, bytemuck::bytes_of(&uniforms));
         self.optimizer.prepare(lr);
-        let plan = &self.plans[self.sam.plan_for_step(self.steps)];
+        let plan = match (&self.base_plan, use_sam) {
+            (Some(base), false) => base,
+            _ => {
+                let plan = &self.plans[self.sam.plan_for_step(self.sam_steps)];
+                self.sam_steps += 1;
+                plan
+            }
+        };
         self.gpu.submit(&[&plan.plan]);
         self.steps += 1;
         self.passes += plan.passes as u64;

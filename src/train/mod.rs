@@ -349,11 +349,20 @@ impl Trainer {
         self.train_split
             .set_cursor(in_epoch as usize * self.config.batch_size);
         let lr = self.learning_rate();
-        let rho = self
-            .config
-            .sam
-            .rho_at(self.rho, lr, self.base_lr, self.min_learning_rate());
-        self.engine.step(lr, rho);
+        let sam = &self.config.sam;
+        let rho = sam.rho_at(
+            self.rho,
+            self.step,
+            lr,
+            self.base_lr,
+            self.min_learning_rate(),
+        );
+        let use_sam = sam.active_at(self.step, self.total_steps());
+        if use_sam && self.step > 0 && !sam.active_at(self.step - 1, self.total_steps()) {
+            // Late-phase SAM: the reference restarts the base optimizer at the switch.
+            self.engine.optimizer.reset_state();
+        }
+        self.engine.step(lr, rho, use_sam);
         self.step += 1;
     }
 

@@ -29,6 +29,8 @@ pub struct WebConfig {
     beta: Option<f64>,
     rho_min: Option<f64>,
     n: Option<f64>,
+    rho_schedule: Option<String>,
+    sam_start: Option<f64>,
     schedule: Option<String>,
     batch_size: Option<f64>,
     epochs: Option<f64>,
@@ -58,6 +60,8 @@ const KEYS: &[&str] = &[
     "beta",
     "rhoMin",
     "n",
+    "rhoSchedule",
+    "samStart",
     "schedule",
     "batchSize",
     "epochs",
@@ -149,6 +153,12 @@ impl WebConfig {
                 gamma: self.gamma,
                 beta: self.beta,
                 rho_min: self.rho_min,
+                rho_schedule: self
+                    .rho_schedule
+                    .as_deref()
+                    .map(crate::sam::RhoSchedule::parse)
+                    .transpose()?,
+                start_fraction: self.sam_start,
                 n: self
                     .n
                     .map(|n| whole("n", n, 1.0))
@@ -186,6 +196,7 @@ pub(crate) fn js_names(message: &str) -> String {
         ("batch_size", "batchSize"),
         ("step_epochs", "step schedule epochs"),
         ("rho_min", "rhoMin"),
+        ("start_fraction", "samStart"),
     ]
     .iter()
     .fold(message.to_string(), |text, (rust, js)| {

@@ -87,6 +87,13 @@ struct TrainArgs {
     /// GSAM: ρ at the schedule's smallest learning rate (ρ follows lr linearly; default ρ).
     #[arg(long)]
     rho_min: Option<f64>,
+    /// How ρ moves: constant, lr (follows the learning rate, GSAM's default) or warmup:STEPS.
+    #[arg(long)]
+    rho_schedule: Option<String>,
+    /// Late-phase SAM: use the base optimizer alone for this fraction of the run, then switch to
+    /// the SAM mode with a fresh optimizer state.
+    #[arg(long)]
+    sam_start: Option<f64>,
     /// n-step SAM: ascent steps per step (default 2; 1 is plain SAM).
     #[arg(long)]
     n: Option<u32>,
@@ -204,6 +211,12 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
             beta: args.beta,
             rho_min: args.rho_min,
             n: args.n,
+            rho_schedule: args
+                .rho_schedule
+                .as_deref()
+                .map(samlab::sam::RhoSchedule::parse)
+                .transpose()?,
+            start_fraction: args.sam_start,
         },
         schedule: Schedule::parse(&args.schedule)?,
         batch_size: args.batch_size,
