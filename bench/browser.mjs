@@ -3,8 +3,8 @@
 //
 //   npm run bench:browser [-- --rounds 7 --steps 5 --warmup 5 --start-reps 3]
 //
-// 1. ms/step of an MLP 784-256-256-10, batch 128, on the embedded MNIST: momentum SGD, SAM and
-//    ASAM. All three trainers are built first; each round times `steps` steps + `await metrics()`
+// 1. ms/step of an MLP 784-256-256-10, batch 128, on the embedded MNIST: momentum SGD and every
+//    SAM variant at its defaults (LookSAM k = 5: keep --steps a multiple of 5). All three trainers are built first; each round times `steps` steps + `await metrics()`
 //    of every case, in rotating order (so a slow moment of the machine hits all cases alike); the
 //    figure is the median over rounds. One JSON line per case, then the SAM/SGD ratio.
 // 2. Time from clicking Start on the real page (data loaded, model built) to the first finished
@@ -48,6 +48,7 @@ window.bench = async ({ rounds, steps, warmup }) => {
     { name: 'sgd', config: { ...common, sam: 'none' } },
     { name: 'sam', config: { ...common, sam: 'sam', rho: 0.05 } },
     { name: 'asam', config: { ...common, sam: 'asam', rho: 0.5 } },
+    ...['gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf', 'msam', 'nstep'].map((sam) => ({ name: sam, config: { ...common, sam } })),
   ];
   for (const c of cases) {
     c.trainer = await Trainer.create(c.config, data);
@@ -100,6 +101,8 @@ try {
   }
   console.log(JSON.stringify({
     sam_over_sgd: round(byName.sam.ms / byName.sgd.ms), asam_over_sgd: round(byName.asam.ms / byName.sgd.ms),
+    over_sgd: Object.fromEntries(results.filter((r) => r.name !== 'sgd').map((r) => [r.name, round(r.ms / byName.sgd.ms)])),
+    passes_per_step: Object.fromEntries(results.map((r) => [r.name, round(r.passes, 3)])),
     rounds: opts.rounds, steps_per_round: opts.steps, spread_ms: Object.fromEntries(results.map((r) => [r.name, [round(r.min), round(r.max)]])),
     seconds: round((Date.now() - started) / 1000, 1),
   }));
