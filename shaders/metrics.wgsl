@@ -12,6 +12,30 @@
 //
 // EVAL: acc = (Σ loss·rows, Σ correct, Σ rows, non-finite rows) over evaluation batches.
 
+// STATS_ADD: m-sharpness sums its sub-batches' statistics: acc = (Σ loss·rows, Σ correct, Σ rows,
+// Σ non-finite) (FIRST overwrites instead of adding); STATS_FINISH turns acc[0] into the mean loss.
+
+//#if STATS_ADD
+@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> total: array<f32>;
+
+@compute @workgroup_size(1)
+fn main() {
+    let v = vec4<f32>(part[0] * part[2], part[1], part[2], part[3]);
+//#if FIRST
+    let t = v;
+//#else
+    let t = vec4<f32>(total[0], total[1], total[2], total[3]) + v;
+//#endif
+    total[0] = t.x;
+    total[1] = t.y;
+    total[2] = t.z;
+    total[3] = t.w;
+//#if STATS_FINISH
+    total[0] = t.x / max(t.z, 1.0);
+//#endif
+}
+//#else
 //#if EVAL
 @group(0) @binding(0) var<storage, read> stats1: array<f32>;
 @group(0) @binding(1) var<storage, read_write> acc: array<f32>;
@@ -69,4 +93,5 @@ fn main() {
         acc[11] = acc[11] + 1.0;
     }
 }
+//#endif
 //#endif

@@ -11,6 +11,7 @@
 // LOOK_COMBINE    G = g + α‖g‖·ĝv.
 // MSAM_DECAY      g1 ← g1 + wd·(w − saved): MSAM decays at the perturbed weights (the base
 //                 optimizer adds wd·saved itself).
+// MSHARP_ACCUMULATE  acc (+)= SCALE·g (FIRST overwrites): m-sharpness averages its sub-batches.
 // NSTEP_ASCENT    δ = (w − saved) + α·g/(‖g‖ + ξ) into `delta` (‖g‖² in scalars[0].y).
 // NSTEP_PROJECT   w = saved + δ·min(1, ρ/‖δ‖) (‖δ‖² in scalars[3].y).
 
@@ -22,6 +23,7 @@ override ALPHA: f32 = 0.0;
 override GAMMA: f32 = 0.0;
 override BETA: f32 = 0.0;
 override WEIGHT_DECAY: f32 = 0.0;
+override SCALE: f32 = 1.0;
 
 struct SamUniforms {
     rho: f32,
@@ -66,6 +68,10 @@ struct SamUniforms {
 @group(0) @binding(0) var<storage, read_write> g1: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> saved: array<f32>;
+//#endif
+//#if MSHARP_ACCUMULATE
+@group(0) @binding(0) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
 //#endif
 //#if NSTEP_ASCENT
 @group(0) @binding(0) var<storage, read_write> delta: array<f32>;
@@ -122,6 +128,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#endif
 //#if MSAM_DECAY
     g1[i] = g1[i] + WEIGHT_DECAY * (w[i] - saved[i]);
+//#endif
+//#if MSHARP_ACCUMULATE
+//#if FIRST
+    acc[i] = SCALE * g[i];
+//#else
+    acc[i] = acc[i] + SCALE * g[i];
+//#endif
 //#endif
 //#if NSTEP_ASCENT
     delta[i] = (w[i] - saved[i]) + ALPHA * g[i] / (sqrt(scalars[0].y) + XI);

@@ -50,6 +50,8 @@ pub enum SamKind {
     Msam,
     /// n steps of projected normalised ascent inside the ρ-ball (n, step size α = ρ).
     NStep,
+    /// m-sharpness (Foret et al. 2021 §4): an ε per sub-batch of m rows, G = mean of their g1.
+    MSharp,
 }
 
 /// (CLI/JS name, kind, reference default ρ, forward/backward passes per step as a text).
@@ -66,6 +68,7 @@ const KINDS: &[(&str, SamKind, f64)] = &[
     ("sam-linf", SamKind::SamLinf, 0.005),
     ("msam", SamKind::Msam, 0.3),
     ("nstep", SamKind::NStep, 0.05),
+    ("msharp", SamKind::MSharp, 0.05),
 ];
 
 impl SamKind {
@@ -134,6 +137,9 @@ pub struct SamConfig {
     /// n-step ascent: number of ascent steps (default 2; n = 1 is SAM).
     #[serde(default)]
     pub n: Option<u32>,
+    /// m-sharpness: rows per sub-batch (default 32; must divide the batch size; m = batch is SAM).
+    #[serde(default)]
+    pub m: Option<u32>,
     /// GSAM's ρ at the smallest learning rate (ρ follows lr linearly); default: ρ (constant).
     #[serde(default)]
     pub rho_min: Option<f64>,
@@ -159,6 +165,9 @@ impl SamConfig {
             SamKind::NStep => self.alpha.unwrap_or(self.rho()),
             _ => self.alpha.unwrap_or(0.2),
         }
+    }
+    pub fn m(&self) -> u32 {
+        self.m.unwrap_or(32)
     }
     pub fn n(&self) -> u32 {
         self.n.unwrap_or(2)
@@ -211,6 +220,9 @@ impl SamConfig {
             if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
                 return Err(format!("start_fraction must be in [0, 1), got {fraction} (late-phase SAM often starts at 0.5–0.8)"));
             }
+        }
+        if self.m() == 0 {
+            return Err("m must be ≥ 1 (rows per m-sharpness sub-batch)".into());
         }
         if self.n() == 0 {
             return Err("n must be ≥ 1 (the number of ascent steps; 1 is plain SAM)".into());
@@ -381,6 +393,15 @@ pub struct StepParts<'a> {
     pub metrics_after_perturbed: &'a Plan,
     /// The base optimizer's weight decay (MSAM applies it at the perturbed weights).
     pub weight_decay: f32,
+    /// m-sharpness: the batch split into sub-batches (empty for the other modes).
+    pub sub_batches: &'a [SubBatch],
+}
+
+/// One m-sharpness sub-batch: its passes at w (gradient into grad0, statistics added into the
+/// step's first-pass totals) and at w + ε_j (gradient into grad2, second-pass totals).
+pub struct SubBatch {
+    pub pass_at_w: Plan,
+    pub pass_perturbed: Plan,
 }
 
 /// One kind of step and its cost.
@@ -509,6 +530,31 @@ pub fn build_steps(
             r.plan.extend(parts.metrics_sam.clone());
             vec![r.finish(config.n() + 1)]
         }
+        SamKind::MSharp => {
+            let share = 1.0 / parts.sub_batches.len() as f32;
+            let accumulate = |first: bool| {
+                Kernel::new("sam_rules")
+                    .define("MSHARP_ACCUMULATE")
+                    .define_if(first, "FIRST")
+                    .constant("SCALE", share)
+            };
+            for (j, sub) in parts.sub_batches.iter().enumerate() {
+                if j > 0 {
+                    r.plan.copy(flat.saved, flat.params); // back to w for the next sub-batch
+                }
+                r.plan.extend(sub.pass_at_w.clone());
+                // The mean of the g0_j is the whole batch's g0 (for the read-outs).
+                r.rule(accumulate(j == 0), &[flat.direction, flat.grad0]);
+                r.norms(flat.grad0, Scale::Unit);
+                r.perturb(flat.grad0, Scale::Unit, false);
+                r.plan.extend(sub.pass_perturbed.clone());
+                r.rule(accumulate(j == 0), &[flat.grad1, flat.grad2]);
+            }
+            r.dots_of(flat.direction, flat.grad1);
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_sam.clone());
+            vec![r.finish(2)]
+        }
         SamKind::CrSam => {
             r.plan.extend(parts.pass_into[0].clone());
             r.norms(flat.grad0, Scale::Unit);
@@ -625,6 +671,10 @@ impl Recorder<'_, '_> {
     /// ⟨g0, g1⟩, ‖g1‖², ‖g0‖² into scalars[DOTS_SLOT].
     fn dots(&mut self) {
         let (g0, g1) = (self.flat.grad0, self.flat.grad1);
+        self.dots_of(g0, g1);
+    }
+
+    fn dots_of(&mut self, g0: &BufView, g1: &BufView) {
         self.reduce(
             Kernel::new("flat_reduce").define("DOTS"),
             g0,

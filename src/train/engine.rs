@@ -10,7 +10,9 @@ use crate::gpu::{BufView, Gpu, Kernel, OwnedBuffers, Plan};
 use crate::nn::{bind_parameters, Mlp};
 use crate::ops::cross_entropy;
 use crate::optim::Optimizer;
-use crate::sam::{self, FlatBuffers, SamConfig, SamUniforms, StepParts, StepPlan};
+use crate::sam::{
+    self, FlatBuffers, SamConfig, SamKind, SamUniforms, StepParts, StepPlan, SubBatch,
+};
 
 use super::{TrainConfig, METRICS_LEN};
 
@@ -98,6 +100,49 @@ impl StepEngine {
         let (pass1, stats2) = pass(&grad1);
         let (pass2, _) = pass(&grad2);
 
+        // m-sharpness: copy each sub-batch out of the batch (storage offsets must be 256-byte
+        // aligned, copies only 4-byte) and give it its own passes at w and at w + ε_j.
+        let mut sub_batches = Vec::new();
+        let mut sub_views = Vec::new();
+        if config.sam.kind == SamKind::MSharp {
+            let rows = config.sam.m() as usize;
+            let parts = batch.rows / rows;
+            let features = model.inputs();
+            for j in 0..parts {
+                let x = gpu.alloc(rows * features);
+                let labels = gpu.alloc(rows);
+                sub_views.extend([x.clone(), labels.clone()]);
+                let mut split = Plan::new();
+                split.copy(&batch.x.slice(j * rows * features, rows * features), &x);
+                split.copy(&batch.labels.slice(j * rows, rows), &labels);
+                let sub = Batch { x, labels, rows };
+                let mut sub_pass = |grads: &BufView, total: &BufView| {
+                    let mut g = Graph::new(gpu);
+                    let x = g.input(sub.x.clone(), &[rows, features]);
+                    let tensors = bind_parameters(&mut g, layout, &params, grads);
+                    let logits = model.forward(&mut g, x, &tensors);
+                    let loss = cross_entropy(&mut g, logits, &sub.labels, smoothing);
+                    g.backward(loss.loss);
+                    let add = Kernel::new("metrics")
+                        .define("STATS_ADD")
+                        .define_if(j == 0, "FIRST")
+                        .define_if(j + 1 == parts, "STATS_FINISH");
+                    g.launch(&add, &[&loss.stats, total], [1, 1, 1]);
+                    let built = g.finish();
+                    let plan = built.plan.clone();
+                    graphs.push(built);
+                    plan
+                };
+                let mut pass_at_w = split;
+                pass_at_w.extend(sub_pass(&grad0, &stats1));
+                let pass_perturbed = sub_pass(&grad2, &stats2);
+                sub_batches.push(SubBatch {
+                    pass_at_w,
+                    pass_perturbed,
+                });
+            }
+        }
+
         let optimizer = Optimizer::new(gpu, config.optimizer.clone(), len);
         let flat = FlatBuffers {
             params: &params,
@@ -138,6 +183,7 @@ impl StepEngine {
             metrics_sam: &metrics_sam,
             metrics_after_perturbed: &metrics_after_perturbed,
             weight_decay: config.optimizer.weight_decay as f32,
+            sub_batches: &sub_batches,
         };
         let mut scratch = Vec::new();
         let plans = sam::build_steps(gpu, &config.sam, &flat, &parts, &mut scratch);
@@ -145,7 +191,7 @@ impl StepEngine {
         let base_plan = late_phase.then(|| {
             sam::build_steps(gpu, &SamConfig::default(), &flat, &parts, &mut scratch).remove(0)
         });
-        for view in &scratch {
+        for view in scratch.iter().chain(&sub_views) {
             owned.keep(view);
         }
         StepEngine {

@@ -79,6 +79,15 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.optimizer.validate()?;
         self.sam.validate()?;
+        if self.sam.kind == SamKind::MSharp
+            && !self.batch_size.is_multiple_of(self.sam.m() as usize)
+        {
+            return Err(format!(
+                "m-sharpness needs the batch size ({}) to be a multiple of m ({})",
+                self.batch_size,
+                self.sam.m()
+            ));
+        }
         if self.sam.kind == SamKind::Msam
             && (self.optimizer.kind != OptimizerKind::Sgd || self.optimizer.momentum == 0.0)
         {

@@ -29,6 +29,7 @@ pub struct WebConfig {
     beta: Option<f64>,
     rho_min: Option<f64>,
     n: Option<f64>,
+    m: Option<f64>,
     rho_schedule: Option<String>,
     sam_start: Option<f64>,
     schedule: Option<String>,
@@ -60,6 +61,7 @@ const KEYS: &[&str] = &[
     "beta",
     "rhoMin",
     "n",
+    "m",
     "rhoSchedule",
     "samStart",
     "schedule",
@@ -164,6 +166,11 @@ impl WebConfig {
                     .map(|n| whole("n", n, 1.0))
                     .transpose()?
                     .map(|n| n.min(64) as u32),
+                m: self
+                    .m
+                    .map(|m| whole("m", m, 1.0))
+                    .transpose()?
+                    .map(|m| m.min(u32::MAX as u64) as u32),
             },
             schedule: match self.schedule {
                 None => Schedule::Constant,

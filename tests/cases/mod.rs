@@ -590,6 +590,7 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         "sam_linf" => SamKind::SamLinf,
         "msam" => SamKind::Msam,
         "nstep" => SamKind::NStep,
+        "msharp" => SamKind::MSharp,
         other => panic!("fixture names a variant the test does not know: {other}"),
     };
     let h = &case["hyper"];
@@ -609,6 +610,7 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         gamma: get("gamma"),
         beta: get("beta"),
         n: get("n").map(|n| n as u32),
+        m: get("m").map(|m| m as u32),
         ..SamConfig::default()
     };
     Some(config)

@@ -59,7 +59,7 @@ struct TrainArgs {
     hidden: Vec<usize>,
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerArg,
-    /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam, sam-linf, msam or nstep.
+    /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam, sam-linf, msam, nstep or msharp.
     #[arg(long, default_value = "none")]
     sam: String,
     /// Neighbourhood radius (default per mode: sam 0.05, asam 0.5, asam-davda54 2.0).
@@ -97,6 +97,9 @@ struct TrainArgs {
     /// n-step SAM: ascent steps per step (default 2; 1 is plain SAM).
     #[arg(long)]
     n: Option<u32>,
+    /// m-sharpness: rows per sub-batch (default 32; must divide --batch-size).
+    #[arg(long)]
+    m: Option<u32>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam/adamw).
     #[arg(long)]
     lr: Option<f64>,
@@ -211,6 +214,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
             beta: args.beta,
             rho_min: args.rho_min,
             n: args.n,
+            m: args.m,
             rho_schedule: args
                 .rho_schedule
                 .as_deref()

@@ -1,0 +1,160 @@
+// The SAM variants on the page (headless Chromium, WebGPU on SwiftShader): choosing a mode shows
+// exactly its hyperparameters, what it does, its paper and its passes per step; a LookSAM run
+// reports 1.2 passes per step, leaves gaps where it has no L(w+ε) and learns; bad k and λ are
+// caught beside their fields. Needs `npm run build` (dist/).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import {
+  assertNoErrors, openPage, smallHash, startBrowser, waitForState, waitForStep,
+} from './helpers.mjs';
+
+let env;
+before(async () => {
+  env = await startBrowser();
+});
+after(async () => {
+  await env?.close();
+});
+
+const SAM_PARAMS = ['rho', 'eta', 'k', 'alpha', 'sigma', 'lambda', 'gamma', 'beta', 'rhoMin'];
+
+/** The SAM hyperparameter fields the page shows, in page order. */
+function visibleParams(page) {
+  return page.evaluate((keys) => keys.filter((k) => !document.getElementById(k).closest('.field').hidden), SAM_PARAMS);
+}
+
+/** Values of the given fields. */
+function values(page, keys) {
+  return page.evaluate((keys) => Object.fromEntries(keys.map((k) => [k, document.getElementById(k).value])), keys);
+}
+
+test('LookSAM (k = 5) chosen on the page: 1.2 passes per step, gaps without L(w+ε), and it learns', async () => {
+  const { page, context, errors } = await openPage(env, { hash: smallHash({ epochs: '1' }) });
+  try {
+    await waitForState(page, 'ready');
+    await page.selectOption('#sam', 'looksam');
+    // Its hyperparameters with the reference defaults, and its cost before the trainer exists.
+    assert.deepEqual(await visibleParams(page), ['rho', 'k', 'alpha']);
+    assert.deepEqual(await values(page, ['rho', 'k', 'alpha']), { rho: '0.3', k: '5', alpha: '0.2' });
+    assert.match(await page.locator('#sam-passes-value').innerText(), /^1\.2 /);
+    assert.match(await page.evaluate(() => location.hash), /&sam=looksam&rho=0\.3&k=5&alpha=0\.2&lr=/);
+    assert.match(await page.locator('#sam-chart-note').innerText(), /only on its SAM steps/);
+
+    // A new trainer is built in the background (after a 300 ms pause in typing); it reports its own number.
+    await page.waitForFunction(() => window.samlab.state === 'loading', null, { timeout: 10_000, polling: 50 });
+    await waitForState(page, 'ready');
+    assert.equal(await page.evaluate(() => window.samlab.info.passesPerStep), 1.2);
+    assert.equal(await page.evaluate(() => window.samlab.passesPerStep), 1.2);
+    assert.match(await page.locator('#sam-passes-value').innerText(), /^1\.2 /);
+    const untrained = (await page.evaluate(() => window.samlab.evals))[0].accuracy;
+
+    // Step 0 is a SAM step (L(w+ε) read out), step 1 reuses its direction (none): a gap, not a 0.
+    await page.click('#step');
+    await waitForStep(page, 1);
+    await page.waitForFunction(() => window.samlab.pending.length === 0);
+    await page.click('#step');
+    await waitForStep(page, 2);
+    await page.waitForFunction(() => window.samlab.pending.length === 0);
+    const twoSteps = await page.evaluate(() => window.samlab.history.sam);
+    assert.deepEqual(twoSteps.step, [1, 2]);
+    assert.ok(Number.isFinite(twoSteps.sharpness[0]), `SAM step: sharpness ${twoSteps.sharpness[0]}`);
+    assert.ok(twoSteps.cos[0] >= -1 && twoSteps.cos[0] <= 1);
+    assert.equal(twoSteps.sharpness[1], null, 'a reuse step has no L(w+ε): null, not 0');
+    assert.equal(twoSteps.cos[1], null);
+    assert.ok(twoSteps.gradNorm.every((g) => g > 0), '‖g0‖ on both kinds of step');
+    const legend = await page.waitForFunction(() => {
+      const text = document.querySelector('#chart-sam .u-legend').innerText;
+      return /L\(w\+ε\)−L\(w\)\s*–/.test(text) && text;
+    }, null, { timeout: 5_000 }).then((h) => h.jsonValue()).catch(async () => page.locator('#chart-sam .u-legend').innerText());
+    assert.match(legend, /L\(w\+ε\)−L\(w\)\s*–/, 'the legend shows – for the missing value');
+
+    await page.click('#pause'); // Resume
+    await waitForState(page, 'done', 120_000);
+    const h = await page.evaluate(() => window.samlab.history);
+    const last = await page.evaluate(() => window.samlab.lastEval);
+    assert.equal(last.step, 62);
+    assert.ok(last.accuracy > 0.7 && last.accuracy > untrained + 0.4, `test accuracy ${untrained} → ${last.accuracy}`);
+    const train = h.accuracy.train.filter((v) => v !== null);
+    assert.ok(train.at(-1) > train[0] + 0.3, `train accuracy ${train[0]} → ${train.at(-1)}`);
+    assert.ok(h.sam.sharpness.every((v) => v === null || Number.isFinite(v)), 'sharpness is a number or a gap');
+    assert.ok(h.sam.sharpness.some((v, i) => i > 1 && Number.isFinite(v)), 'later updates with a SAM step read it out');
+    assert.ok(h.drawn.sam > 2);
+    assertNoErrors(errors);
+  } finally {
+    await context.close();
+  }
+});
+
+test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a message beside the field and disables Start', async () => {
+  // A link that chose LookSAM with k = 7: its values come back whenever LookSAM is chosen again.
+  const { page, context, errors } = await openPage(env, { hash: `${smallHash({ sam: 'looksam', rho: '0.3' })}&k=7&alpha=0.2` });
+  try {
+    await waitForState(page, 'ready');
+    const start = page.locator('#start');
+    assert.deepEqual(await visibleParams(page), ['rho', 'k', 'alpha']);
+    assert.equal(await page.inputValue('#k'), '7');
+    assert.match(await page.locator('#sam-passes-value').innerText(), /^1\.14 /);
+    assert.equal(await page.locator('label[for="alpha"]').innerText(), 'α (reuse weight)');
+
+    for (const bad of ['0', '2.5', '']) {
+      await page.fill('#k', bad);
+      assert.match(await page.locator('#k-error').innerText(), /k must be a whole number of at least 1/, `k "${bad}"`);
+      assert.equal(await page.getAttribute('#k', 'aria-invalid'), 'true');
+      assert.ok(await start.isDisabled(), `Start disabled with k "${bad}"`);
+      assert.ok(await page.locator('#step').isDisabled());
+    }
+    await page.fill('#k', '7');
+    assert.equal(await page.locator('#k-error').innerText(), '');
+    await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 60_000 });
+
+    // F-SAM: its own fields and defaults, its explanation and paper; λ is checked.
+    await page.selectOption('#sam', 'fsam');
+    assert.deepEqual(await visibleParams(page), ['rho', 'sigma', 'lambda']);
+    assert.deepEqual(await values(page, ['rho', 'sigma', 'lambda']), { rho: '0.1', sigma: '1', lambda: '0.95' });
+    assert.match(await page.locator('#sam-about').innerText(), /EMA/);
+    assert.equal(await page.getAttribute('#sam-paper', 'href'), 'https://arxiv.org/abs/2403.12350');
+    assert.match(await page.locator('#sam-paper').innerText(), /Li et al\., CVPR 2024/);
+    assert.match(await page.locator('#sam-passes-value').innerText(), /^2$/);
+    const hash = await page.evaluate(() => location.hash);
+    assert.match(hash, /&sam=fsam&rho=0\.1&sigma=1&lambda=0\.95&lr=/);
+    assert.doesNotMatch(hash, /&k=|alpha/);
+    for (const bad of ['2', '-0.5', 'x']) {
+      await page.fill('#lambda', bad);
+      assert.match(await page.locator('#lambda-error').innerText(), /λ is a decay rate: a number from 0 to 1/, `λ "${bad}"`);
+      assert.equal(await page.getAttribute('#lambda', 'aria-invalid'), 'true');
+      assert.ok(await start.isDisabled(), `Start disabled with λ "${bad}"`);
+    }
+    await page.fill('#lambda', '0.9');
+    assert.equal(await page.locator('#lambda-error').innerText(), '');
+    assert.match(await page.evaluate(() => location.hash), /lambda=0\.9/);
+
+    // Every mode: exactly its fields, an explanation, a paper link (none for "none").
+    const expected = {
+      none: [], sam: ['rho'], asam: ['rho', 'eta'], 'asam-davda54': ['rho'], gsam: ['rho', 'alpha', 'rhoMin'],
+      fsam: ['rho', 'sigma', 'lambda'], looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'], 'sam-linf': ['rho'],
+    };
+    const passes = { none: '1', sam: '2', asam: '2', 'asam-davda54': '2', gsam: '2', fsam: '2', looksam: '1.14', s2sam: '1', crsam: '3', 'sam-linf': '2' };
+    for (const [mode, params] of Object.entries(expected)) {
+      await page.selectOption('#sam', mode);
+      assert.deepEqual(await visibleParams(page), params, mode);
+      for (const key of SAM_PARAMS.filter((k) => !params.includes(k))) {
+        assert.ok(await page.locator(`#${key}`).isDisabled(), `${mode}: hidden ${key} is disabled too`);
+      }
+      assert.notEqual(await page.locator('#sam-about').innerText(), '', mode);
+      assert.equal(await page.locator('#sam-paper').isVisible(), mode !== 'none', `${mode}: paper link`);
+      assert.equal((await page.locator('#sam-passes-value').innerText()).split(' ')[0], passes[mode], `${mode}: passes`);
+    }
+    assert.equal(await page.inputValue('#k'), '7', 'LookSAM came back with the link\'s k');
+    assert.equal(await page.inputValue('#rho'), '0.005', 'SAM-L∞ brings its own ρ');
+    assert.match(await page.locator('#sam-chart-note').innerText(), /^$/);
+    await page.selectOption('#sam', 's2sam');
+    assert.match(await page.locator('#sam-chart-note').innerText(), /no L\(w\+ε\) read-out/);
+    await page.waitForFunction(() => window.samlab.state === 'ready' && window.samlab.info.passesPerStep === 1, null, { timeout: 60_000 });
+    assert.ok(await start.isEnabled());
+    assertNoErrors(errors);
+  } finally {
+    await context.close();
+  }
+});
