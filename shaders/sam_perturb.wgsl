@@ -17,7 +17,7 @@ override DIRECTION_SIGN: f32 = 1.0;
 struct SamUniforms {
     rho: f32,
     first_step: u32,
-    pad1: f32,
+    average_weight: f32,
     pad2: f32,
 }
 

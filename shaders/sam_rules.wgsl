@@ -11,6 +11,7 @@
 // LOOK_COMBINE    G = g + α‖g‖·ĝv.
 // MSAM_DECAY      g1 ← g1 + wd·(w − saved): MSAM decays at the perturbed weights (the base
 //                 optimizer adds wd·saved itself).
+// SWA_UPDATE      avg ← avg + (w − avg)·u.average_weight: a running mean of the iterates.
 // MSHARP_ACCUMULATE  acc (+)= SCALE·g (FIRST overwrites): m-sharpness averages its sub-batches.
 // NSTEP_ASCENT    δ = (w − saved) + α·g/(‖g‖ + ξ) into `delta` (‖g‖² in scalars[0].y).
 // NSTEP_PROJECT   w = saved + δ·min(1, ρ/‖δ‖) (‖δ‖² in scalars[3].y).
@@ -28,7 +29,7 @@ override SCALE: f32 = 1.0;
 struct SamUniforms {
     rho: f32,
     first_step: u32,
-    pad0: f32,
+    average_weight: f32,  // SWA: 1/(n+1) for the n-th averaged iterate
     pad1: f32,
 }
 
@@ -68,6 +69,11 @@ struct SamUniforms {
 @group(0) @binding(0) var<storage, read_write> g1: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> saved: array<f32>;
+//#endif
+//#if SWA_UPDATE
+@group(0) @binding(0) var<storage, read_write> average: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<uniform> u: SamUniforms;
 //#endif
 //#if MSHARP_ACCUMULATE
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;
@@ -128,6 +134,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#endif
 //#if MSAM_DECAY
     g1[i] = g1[i] + WEIGHT_DECAY * (w[i] - saved[i]);
+//#endif
+//#if SWA_UPDATE
+    let a = average[i];
+    average[i] = a + (w[i] - a) * u.average_weight;
 //#endif
 //#if MSHARP_ACCUMULATE
 //#if FIRST

@@ -267,3 +267,52 @@ fn late_phase_sam_matches_the_base_optimizer_until_the_switch() {
         late_run.passes_per_step()
     );
 }
+
+#[test]
+fn swa_average_is_the_mean_of_the_iterates_since_its_start() {
+    let dataset = embedded_mnist();
+    let gpu = gpu();
+    let config = TrainConfig {
+        swa_start: Some(0.5),
+        ..small(SamConfig::new(SamKind::Sam))
+    };
+    let mut trainer = Trainer::new(&gpu, config, &dataset, None).unwrap();
+    let start = trainer.total_steps() / 2;
+    assert!(
+        block_on(trainer.average_weights()).unwrap().is_none(),
+        "no average before it starts"
+    );
+    let mut sum: Vec<f64> = Vec::new();
+    let mut count = 0;
+    while trainer.step < trainer.total_steps() {
+        let averaging = trainer.step >= start;
+        trainer.step();
+        if averaging {
+            let w = block_on(trainer.weights()).unwrap();
+            sum.resize(w.len(), 0.0);
+            sum.iter_mut().zip(&w).for_each(|(s, &v)| *s += v as f64);
+            count += 1;
+        }
+    }
+    let average = block_on(trainer.average_weights())
+        .unwrap()
+        .expect("averaging started");
+    let mean: Vec<f64> = sum.iter().map(|s| s / count as f64).collect();
+    let diff = average
+        .iter()
+        .zip(&mean)
+        .map(|(&a, &m)| (a as f64 - m).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let norm = mean.iter().map(|m| m * m).sum::<f64>().sqrt();
+    assert!(
+        diff / norm < 1e-5,
+        "SWA average differs from the host mean by {:.2e} relative",
+        diff / norm
+    );
+    let swa = block_on(trainer.evaluate_average())
+        .unwrap()
+        .expect("SWA evaluation");
+    assert_eq!(swa.samples, 2000);
+    assert!(swa.accuracy > 0.8, "SWA average accuracy {}", swa.accuracy);
+}

@@ -416,7 +416,9 @@ pub struct StepPlan {
 pub struct SamUniforms {
     pub rho: f32,
     pub first_step: u32,
-    pub pad: [f32; 2],
+    /// SWA: the weight of this step's iterate in the running mean, 1/(n+1) (0: not averaging).
+    pub average_weight: f32,
+    pub pad: f32,
 }
 
 /// Records the plans of a training step in the loop's order (one per kind of step; see

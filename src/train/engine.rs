@@ -32,6 +32,10 @@ pub struct StepEngine {
     pub plans: Vec<StepPlan>,
     /// The base optimizer's step, for late-phase SAM's steps before the switch.
     pub base_plan: Option<StepPlan>,
+    /// SWA: the running mean of the iterates and the plan that folds the current weights in.
+    pub average: BufView,
+    average_plan: Plan,
+    averaged: u64,
     /// Steps taken and forward/backward passes spent by this engine.
     pub steps: u64,
     pub passes: u64,
@@ -64,7 +68,7 @@ impl StepEngine {
         let params = alloc(len);
         gpu.queue
             .write_buffer(&params.buffer, 0, bytemuck::cast_slice(initial));
-        let [grad0, grad1, grad2, saved, direction, state, weight_mask] =
+        let [grad0, grad1, grad2, saved, direction, state, weight_mask, average] =
             std::array::from_fn(|_| alloc(len));
         gpu.queue.write_buffer(
             &weight_mask.buffer,
@@ -194,7 +198,20 @@ impl StepEngine {
         for view in scratch.iter().chain(&sub_views) {
             owned.keep(view);
         }
+        let mut average_plan = Plan::new();
+        average_plan.push(
+            gpu.dispatch(
+                &Kernel::new("sam_rules")
+                    .define("SWA_UPDATE")
+                    .constant("LEN", len as u32),
+                &[&average, &params, &sam_uniform_view],
+                crate::gpu::grid_1d(len),
+            ),
+        );
         StepEngine {
+            average,
+            average_plan,
+            averaged: 0,
             params,
             grad0,
             grad1,
@@ -218,11 +235,17 @@ impl StepEngine {
 
     /// One step at learning rate `lr` and radius `rho` (the base optimizer alone when `use_sam` is
     /// false and a base plan exists): one command encoder, one submission.
-    pub fn step(&mut self, lr: f64, rho: f64, use_sam: bool) {
+    pub fn step(&mut self, lr: f64, rho: f64, use_sam: bool, average: bool) {
+        let average_weight = if average {
+            1.0 / (self.averaged + 1) as f32
+        } else {
+            0.0
+        };
         let uniforms = SamUniforms {
             rho: rho as f32,
             first_step: (self.sam_steps == 0) as u32,
-            pad: [0.0; 2],
+            average_weight,
+            pad: 0.0,
         };
         self.gpu
             .queue
@@ -236,9 +259,19 @@ impl StepEngine {
                 plan
             }
         };
-        self.gpu.submit(&[&plan.plan]);
+        if average {
+            self.gpu.submit(&[&plan.plan, &self.average_plan]);
+            self.averaged += 1;
+        } else {
+            self.gpu.submit(&[&plan.plan]);
+        }
         self.steps += 1;
         self.passes += plan.passes as u64;
+    }
+
+    /// Iterates folded into `average` so far.
+    pub fn averaged(&self) -> u64 {
+        self.averaged
     }
 
     /// Forward/backward passes per step so far (the engine's own count).

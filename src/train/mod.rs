@@ -54,6 +54,9 @@ pub struct TrainConfig {
     pub shuffle: bool,
     /// Rows per evaluation batch.
     pub eval_batch_size: usize,
+    /// SWA over the iterates (Kaddour et al. 2022): average the weights after every step from
+    /// this fraction of the run on (e.g. 0.75); evaluated alongside the current weights.
+    pub swa_start: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -71,6 +74,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             shuffle: true,
             eval_batch_size: 1000,
+            swa_start: None,
         }
     }
 }
@@ -79,6 +83,13 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.optimizer.validate()?;
         self.sam.validate()?;
+        if let Some(fraction) = self.swa_start {
+            if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
+                return Err(format!(
+                    "swa_start must be in [0, 1), got {fraction} (e.g. 0.75)"
+                ));
+            }
+        }
         if self.sam.kind == SamKind::MSharp
             && !self.batch_size.is_multiple_of(self.sam.m() as usize)
         {
@@ -183,8 +194,9 @@ pub struct Trainer {
     eval_metrics: BufView,
     engine: StepEngine,
     eval_plan: Plan,
+    average_eval_plan: Option<Plan>,
     eval_rows: usize,
-    _eval_graph: BuiltPlan,
+    _eval_graphs: Vec<BuiltPlan>,
     _owned: OwnedBuffers,
     shuffle_rng: Rng,
     /// Steps taken.
@@ -252,20 +264,30 @@ impl Trainer {
         let (eval_batch, eval_load) = test_split.gather_plan(eval_rows, dataset.mean, dataset.std);
         owned.keep(&eval_batch.x);
         owned.keep(&eval_batch.labels);
-        let mut g = Graph::new(gpu);
-        let x = g.input(eval_batch.x.clone(), &[eval_rows, model.inputs()]);
-        let tensors = bind_parameters(&mut g, &layout, &params, &engine.grad0);
-        let logits = model.forward(&mut g, x, &tensors);
-        let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
-        g.launch(
-            &Kernel::new("metrics").define("EVAL"),
-            &[&loss.stats, &eval_metrics],
-            [1, 1, 1],
-        );
-        let built = g.finish();
-        let mut eval_plan = eval_load;
-        eval_plan.extend(built.plan.clone());
-        let eval_graph = built;
+        // One forward-only plan over the weights, and one over the SWA average when averaging.
+        let mut eval_graphs = Vec::new();
+        let mut eval_over = |weights: &BufView| {
+            let mut g = Graph::new(gpu);
+            let x = g.input(eval_batch.x.clone(), &[eval_rows, model.inputs()]);
+            let tensors = bind_parameters(&mut g, &layout, weights, &engine.grad0);
+            let logits = model.forward(&mut g, x, &tensors);
+            let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
+            g.launch(
+                &Kernel::new("metrics").define("EVAL"),
+                &[&loss.stats, &eval_metrics],
+                [1, 1, 1],
+            );
+            let built = g.finish();
+            let mut plan = eval_load.clone();
+            plan.extend(built.plan.clone());
+            eval_graphs.push(built);
+            plan
+        };
+        let eval_plan = eval_over(&params);
+        let average_eval_plan = config
+            .swa_start
+            .is_some()
+            .then(|| eval_over(&engine.average));
 
         let steps_per_epoch = (dataset.train.count / config.batch_size) as u64;
         let trainer = Trainer {
@@ -279,8 +301,9 @@ impl Trainer {
             eval_metrics,
             engine,
             eval_plan,
+            average_eval_plan,
             eval_rows,
-            _eval_graph: eval_graph,
+            _eval_graphs: eval_graphs,
             _owned: owned,
             shuffle_rng: Rng::new(config.seed, 2),
             step: 0,
@@ -371,7 +394,11 @@ impl Trainer {
             // Late-phase SAM: the reference restarts the base optimizer at the switch.
             self.engine.optimizer.reset_state();
         }
-        self.engine.step(lr, rho, use_sam);
+        let average = self
+            .config
+            .swa_start
+            .is_some_and(|f| self.step as f64 >= f * self.total_steps() as f64);
+        self.engine.step(lr, rho, use_sam, average);
         self.step += 1;
     }
 
@@ -450,6 +477,36 @@ impl Trainer {
             self.gpu.submit(&[&self.eval_plan]);
         }
         self.eval_metrics.clone()
+    }
+
+    /// Loss and accuracy of the SWA average on the test split (None before averaging starts).
+    pub async fn evaluate_average(&mut self) -> Result<Option<EvalMetrics>, TrainError> {
+        let Some(view) = self.submit_average_evaluation() else {
+            return Ok(None);
+        };
+        let acc = self.gpu.take_f32(&view).await?;
+        Ok(Some(EvalMetrics::from_accumulator(&acc)))
+    }
+
+    /// Like `submit_evaluation`, for the SWA average; None when SWA is off or has not started.
+    pub fn submit_average_evaluation(&mut self) -> Option<BufView> {
+        if self.engine.averaged() == 0 {
+            return None;
+        }
+        let plan = self.average_eval_plan.as_ref()?;
+        for start in (0..self.test_split.count).step_by(self.eval_rows) {
+            self.test_split.set_cursor(start);
+            self.gpu.submit(&[plan]);
+        }
+        Some(self.eval_metrics.clone())
+    }
+
+    /// The SWA running mean of the iterates (flat layout), if averaging has started.
+    pub async fn average_weights(&self) -> Result<Option<Vec<f32>>, TrainError> {
+        if self.engine.averaged() == 0 || self.config.swa_start.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.gpu.read_f32(&self.engine.average).await?))
     }
 
     /// The GPU view of the flat parameter vector.

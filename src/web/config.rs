@@ -30,6 +30,7 @@ pub struct WebConfig {
     rho_min: Option<f64>,
     n: Option<f64>,
     m: Option<f64>,
+    swa_start: Option<f64>,
     rho_schedule: Option<String>,
     sam_start: Option<f64>,
     schedule: Option<String>,
@@ -62,6 +63,7 @@ const KEYS: &[&str] = &[
     "rhoMin",
     "n",
     "m",
+    "swaStart",
     "rhoSchedule",
     "samStart",
     "schedule",
@@ -188,6 +190,7 @@ impl WebConfig {
             label_smoothing: self.label_smoothing.unwrap_or(0.0),
             shuffle: self.shuffle.unwrap_or(true),
             eval_batch_size: defaults.eval_batch_size,
+            swa_start: self.swa_start,
         };
         config.validate()?;
         Ok(config)
@@ -204,6 +207,7 @@ pub(crate) fn js_names(message: &str) -> String {
         ("step_epochs", "step schedule epochs"),
         ("rho_min", "rhoMin"),
         ("start_fraction", "samStart"),
+        ("swa_start", "swaStart"),
     ]
     .iter()
     .fold(message.to_string(), |text, (rust, js)| {

@@ -183,6 +183,27 @@ impl Trainer {
         })
     }
 
+    /// `await trainer.evaluateAverage()`: the SWA average on the test split, or null when SWA is
+    /// off or has not started.
+    #[wasm_bindgen(js_name = evaluateAverage)]
+    pub fn evaluate_average(&self) -> js_sys::Promise {
+        let (gpu, view) = {
+            let mut trainer = self.inner.borrow_mut();
+            let view = trainer.submit_average_evaluation();
+            (trainer.gpu().clone(), view)
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let Some(view) = view else {
+                return Ok(JsValue::NULL);
+            };
+            let acc = gpu
+                .take_f32(&view)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            Ok(to_js(&EvalMetrics::from_accumulator(&acc))?)
+        })
+    }
+
     #[wasm_bindgen(js_name = setLearningRate)]
     pub fn set_learning_rate(&self, lr: f64) -> Result<(), JsError> {
         self.inner

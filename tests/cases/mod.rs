@@ -457,7 +457,7 @@ pub async fn three_steps_match_the_reference(gpu: &Arc<Gpu>) {
                 .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(&x));
             gpu.queue
                 .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(&y));
-            engine.step(config.optimizer.lr, config.sam.rho(), true);
+            engine.step(config.optimizer.lr, config.sam.rho(), true, false);
 
             let stats1 = gpu.read_f32(&engine.stats1).await.unwrap();
             let want_loss = step["loss"].as_f64().unwrap();
@@ -573,7 +573,7 @@ async fn run_engine(
             .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(x));
         gpu.queue
             .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(y));
-        engine.step(config.optimizer.lr, config.sam.rho(), true);
+        engine.step(config.optimizer.lr, config.sam.rho(), true, false);
         losses.push(gpu.read_f32(&engine.stats1).await.unwrap()[0]);
         params.push(gpu.read_f32(&engine.params).await.unwrap());
     }

@@ -23,16 +23,21 @@ again). Checks performed here (the script fails if any does not hold):
   plain SGD (`none` kind) to 1e-12 in every parameter after every step;
 - every case at its reference setting differs from that neutral trajectory by more than 1e-4 after the
   last step, so an implementation that ignores the variant fails the f32 test;
-- the number of forward+backward passes each rule makes per step equals `passes_per_step`;
+- the number of forward+backward passes each rule makes per step equals `passes_per_step` (counted in
+  full-batch passes: a pass on a sub-batch of m of the B rows, as m-sharpness makes, counts m/B);
 - with an all-zero gradient every variant perturbs by exactly 0 (every point where a gradient is
   requested equals the unperturbed weights bit for bit), produces no NaN/inf, and leaves the weights
   unchanged (3 steps, so that stateful branches such as the F-SAM EMA, LookSAM reuse, MSAM's
   momentum normalisation and S2-SAM's cached gradient are exercised);
+- msharp_mB (m = B) reproduces plain SAM, so its parameters are not written a second time: the case names
+  the case that holds them ("params_from": "gsam_alpha0"), and the script asserts that the rounded values
+  are identical, byte for byte, after every step (this keeps the file under 1 MB);
 - for sam_linf, every gradient element is exactly 0 or has |g| > 1e-6, so sign(g) cannot flip in f32.
 """
 
 import json
 import os
+from fractions import Fraction
 import platform
 import sys
 
@@ -108,9 +113,11 @@ def max_abs_diff(a, b):
 class Oracle:
     def __init__(self, x, y, label):
         self.x = x
+        self.y = y
         self.loss = mf.make_loss(x, y, 0.0)
         self.label = label
         self.calls = 0
+        self.sub_rows = 0  # rows of sub-batch passes (m-sharpness), counted as sub_rows/B full passes
         self.points = []
 
     def __call__(self, ws, what):
@@ -122,13 +129,47 @@ class Oracle:
         mf.relu_margin(ws, self.x)
         return mf.loss_and_grad(self.loss, ws, f"{self.label} {what}")
 
+    def rows(self):
+        return len(self.y)
+
+    def passes(self):
+        return self.calls + Fraction(self.sub_rows, self.rows())
+
+    def sub(self, start, stop):
+        """The oracle of the mean loss over rows start … stop−1 of this batch (in order)."""
+        return SubOracle(self, Oracle(self.x[start:stop], self.y[start:stop], f"{self.label} rows {start}:{stop}"))
+
+
+class SubOracle:
+    """A gradient on a sub-batch of the parent's rows; it counts (rows/B) of a pass into the parent."""
+
+    def __init__(self, parent, inner):
+        self.parent = parent
+        self.inner = inner
+
+    def __call__(self, ws, what):
+        self.parent.sub_rows += self.inner.rows()
+        self.parent.points.append(vcopy(ws))
+        return self.inner.uncounted(ws, what)
+
 
 class ZeroOracle:
     """A loss whose gradient is exactly zero everywhere."""
 
-    def __init__(self):
+    def __init__(self, n_rows=mf.BATCH):
+        self.n_rows = n_rows
         self.calls = 0
+        self.sub_rows = 0
         self.points = []
+
+    def rows(self):
+        return self.n_rows
+
+    def passes(self):
+        return self.calls + Fraction(self.sub_rows, self.rows())
+
+    def sub(self, start, stop):
+        return SubOracle(self, ZeroOracle(stop - start))
 
     def __call__(self, ws, what):
         self.calls += 1
@@ -333,6 +374,27 @@ class SAMLinf(Variant):
         return self.optim.step(ws, g1)
 
 
+class MSharp(Variant):
+    """m-sharpness (Foret et al. 2021 §4; Andriushchenko & Flammarion 2022, tml-epfl/understanding-sam
+    deep_nets/train.py, --acc_steps = B/m): one SAM perturbation per consecutive sub-batch of m rows."""
+
+    def expected_passes(self, t):
+        return 2  # J sub-batches × 2 passes on m rows = 2 full-batch passes
+
+    def step(self, ws, oracle):
+        m, B = self.hp["m"], oracle.rows()
+        assert isinstance(m, int) and m >= 1 and B % m == 0, f"m = {m} must divide the batch size {B}"
+        J = B // m
+        total = None
+        for j in range(J):
+            sub = oracle.sub(j * m, j * m + m)  # rows j·m … j·m+m−1
+            _, g0 = sub(ws, f"sub-batch {j} g0")
+            _, g1 = sub(vadd(ws, sam_eps(g0, self.hp["rho"])), f"sub-batch {j} g1")
+            total = g1 if total is None else vadd(total, g1)
+        G = [g / J for g in total]  # mean over the J sub-batches
+        return self.optim.step(ws, G)
+
+
 VARIANTS = {
     "gsam": GSAM,
     "fsam": FSAM,
@@ -342,6 +404,7 @@ VARIANTS = {
     "crsam": CRSAM,
     "nstep": NStep,
     "sam_linf": SAMLinf,
+    "msharp": MSharp,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -378,7 +441,14 @@ CASES = [
     ("nstep_n1", "nstep", {"rho": 0.1, "n": 1, "alpha": 0.1}, ("sam", 0.1)),
     ("sam_linf", "sam_linf", {"rho": 0.005}, None),
     ("sam_linf_rho0", "sam_linf", {"rho": 0.0}, ("none", 0.0)),
+    ("msharp", "msharp", {"rho": 0.1, "m": 2}, None),
+    ("msharp_mB", "msharp", {"rho": 0.1, "m": mf.BATCH}, ("sam", 0.1)),
 ]
+
+# A neutral case whose trajectory is plain SAM with the same ρ and optimizer as an earlier case's need
+# not store the parameters again (the file must stay under 1 MB): "params_from" names that case, and
+# main() asserts that the rounded parameters are identical, byte for byte, after every step.
+PARAMS_FROM = {"msharp_mB": "gsam_alpha0"}
 
 
 def run_variant(name, variant, hyper, init, batches):
@@ -393,8 +463,9 @@ def run_variant(name, variant, hyper, init, batches):
         L0, g0 = oracle.uncounted(w_eval, "L(w_t)")  # fixture fields only, not a pass of the rule
         V.t = t
         ws = V.step(ws, oracle)
-        assert oracle.calls == V.expected_passes(t), (name, t, oracle.calls)
-        passes.append(oracle.calls)
+        p = oracle.passes()
+        assert p == V.expected_passes(t), (name, t, p)
+        passes.append(int(p) if p.denominator == 1 else float(p))
         st = {"batch": b, "loss": L0, "grad_norm": vnorm(g0), "params": {n: enc14(w) for n, w in zip(mf.PARAM_ORDER, ws)}}
         if variant == "msam":
             ev = V.S["eval"]
@@ -468,6 +539,16 @@ def main():
             "passes_per_step": passes,
             "steps": steps,
         }
+        if name in PARAMS_FROM:
+            src = next(c for c in cases if c["name"] == PARAMS_FROM[name])
+            assert src["optimizer"] == case["optimizer"] and src["reduces_to"] == case["reduces_to"]
+            for st, src_st in zip(steps, src["steps"]):
+                assert st["batch"] == src_st["batch"]
+                assert st.pop("params") == src_st["params"], f"{name}: rounded params differ from {src['name']}"
+                assert abs(st["loss"] - src_st["loss"]) <= NEUTRAL_TOL
+                assert abs(st["grad_norm"] - src_st["grad_norm"]) <= NEUTRAL_TOL
+            case = dict(case, params_from=src["name"])
+            case["steps"] = case.pop("steps")  # keep "steps" the last key
         if reduces_to is not None:
             key = reduces_to + (json.dumps(opt_for(variant)),)
             if key not in reference:

@@ -97,6 +97,10 @@ struct TrainArgs {
     /// n-step SAM: ascent steps per step (default 2; 1 is plain SAM).
     #[arg(long)]
     n: Option<u32>,
+    /// SWA: average the weights after every step from this fraction of the run on (e.g. 0.75);
+    /// adds swa_test_loss/swa_test_accuracy to each evaluation and --save writes the average.
+    #[arg(long)]
+    swa_start: Option<f64>,
     /// m-sharpness: rows per sub-batch (default 32; must divide --batch-size).
     #[arg(long)]
     m: Option<u32>,
@@ -230,6 +234,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
         label_smoothing: args.label_smoothing,
         shuffle: !args.no_shuffle,
         eval_batch_size: 1000,
+        swa_start: args.swa_start,
     };
     config.validate()?;
     if args.epochs == 0 {
@@ -382,6 +387,15 @@ async fn train(args: TrainArgs) -> Result<(), String> {
             "samples_per_s": window_samples as f64 / seconds.max(1e-9),
             "passes_per_step": trainer.passes_per_step(),
         });
+        let mut record = record;
+        if let Some(average) = trainer
+            .evaluate_average()
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            record["swa_test_loss"] = average.loss.into();
+            record["swa_test_accuracy"] = average.accuracy.into();
+        }
         println!("{record}");
         progress.set_message(format!("test acc {:.2}%", 100.0 * test.accuracy));
         if train_metrics.nonfinite_steps > 0 || !train_metrics.loss.is_finite() {
@@ -399,10 +413,12 @@ async fn train(args: TrainArgs) -> Result<(), String> {
     }
     progress.finish_and_clear();
     if let Some(path) = &args.save {
-        let bytes = trainer
-            .save_safetensors()
-            .await
-            .map_err(|e| e.to_string())?;
+        // With SWA the average is the model the run produces; otherwise the final weights.
+        let flat = match trainer.average_weights().await.map_err(|e| e.to_string())? {
+            Some(average) => average,
+            None => trainer.weights().await.map_err(|e| e.to_string())?,
+        };
+        let bytes = checkpoint::to_safetensors(&trainer.model.layout, &flat);
         checkpoint::write_atomically(path, &bytes)
             .map_err(|e| format!("cannot write --save {}: {e}", path.display()))?;
     }
