@@ -3,6 +3,10 @@
 // Train points arrive with every metrics message, test points with every evaluation. The accuracy
 // and loss charts share one step axis, so a step that has only one kind of point holds null for
 // the other (spanGaps joins the test points into a line).
+//
+// The SAM read-outs can be null for a real reason: no L(w+ε) without SAM, with S2-SAM, or in a
+// LookSAM update made only of its one-pass steps. Those nulls stay gaps in the line (never zeros,
+// never bridged), and a point with a gap on both sides is drawn as a dot so it stays visible.
 
 import uPlot from './vendor/uPlot.esm.js';
 
@@ -16,6 +20,19 @@ const COLORS = {
 
 /** Steps are whole numbers: tick spacings of 1, 2, 5, 10, 20, 50, … */
 const stepAxis = () => ({ incrs: [1, 2, 5].flatMap((m) => [1, 10, 100, 1000, 10000, 100000].map((p) => m * p)).sort((a, b) => a - b) });
+
+/** uPlot points.filter: when the points are not all shown, still show those with no neighbour. */
+function isolatedPoints(u, seriesIdx, show) {
+  if (show) return null;
+  const ys = u.data[seriesIdx];
+  const [i0, i1] = u.series[0].idxs ?? [0, ys.length - 1];
+  const idxs = [];
+  for (let i = i0; i <= i1; i++) {
+    if (ys[i] != null && ys[i - 1] == null && ys[i + 1] == null) idxs.push(i);
+  }
+  return idxs.length ? idxs : null;
+}
+const gapPoints = { filter: isolatedPoints };
 
 const percent = (_u, values) => values.map((v) => (v == null ? '' : `${Math.round(v * 100)}%`));
 const fixed = (digits) => (_u, v) => (v == null || !Number.isFinite(v) ? '–' : v.toFixed(digits));
@@ -78,9 +95,9 @@ function chartOptions(kind) {
     ],
     series: [
       stepSeries,
-      { label: 'L(w+ε)−L(w)', scale: 'sharp', stroke: COLORS.sharpness, width: 1.5, spanGaps: true, value: fixed(4) },
-      { label: '‖g0‖', scale: 'grad', stroke: COLORS.gradNorm, width: 1.5, spanGaps: true, value: fixed(3) },
-      { label: 'cos(g0,g1) [−1…1]', scale: 'cos', stroke: COLORS.cos, width: 1, dash: [4, 3], spanGaps: true, value: fixed(3) },
+      { label: 'L(w+ε)−L(w)', scale: 'sharp', stroke: COLORS.sharpness, width: 1.5, spanGaps: false, points: gapPoints, value: fixed(4) },
+      { label: '‖g0‖', scale: 'grad', stroke: COLORS.gradNorm, width: 1.5, spanGaps: false, points: gapPoints, value: fixed(3) },
+      { label: 'cos(g0,g1) [−1…1]', scale: 'cos', stroke: COLORS.cos, width: 1, dash: [4, 3], spanGaps: false, points: gapPoints, value: fixed(3) },
     ],
   };
 }
@@ -128,9 +145,11 @@ export class Charts {
     t.testAccuracy.push(null);
     t.testLoss.push(null);
     t.samStep.push(m.step);
-    t.sharpness.push(m.sharpness ?? null);
-    t.gradNorm.push(m.gradNorm ?? null);
-    t.cos.push(m.cosG0G1 ?? null);
+    // null (no read-out in this update) stays null: a gap, not a zero.
+    const orNull = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    t.sharpness.push(orNull(m.sharpness));
+    t.gradNorm.push(orNull(m.gradNorm));
+    t.cos.push(orNull(m.cosG0G1));
     this.redrawSoon();
   }
 

@@ -7,8 +7,8 @@
 // Restart makes a fresh one.
 
 import {
-  DEFAULT_LR, DEFAULT_RHO, KEYS, LIVE_KEYS, fromHash, parseNumber, structureKey, toHash,
-  toTrainerConfig, validate,
+  DEFAULT_LR, KEYS, LIVE_KEYS, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, fromHash, isActive,
+  parseNumber, passesPerStep, samParams, structureKey, toHash, toTrainerConfig, validate, withSamMode,
 } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
@@ -46,6 +46,7 @@ const page = {
   evalEvery: 0,
   watchdog: { ...WATCHDOG_MS },
   syncTimer: 0,
+  linkHash: '', // the URL hash the page was opened (or navigated) with: its SAM hyperparameters come back with its mode
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -60,7 +61,6 @@ function readSettings() {
 function writeSettings(s) {
   for (const key of KEYS) $(key).value = s[key];
   $('optimizer').dataset.previous = s.optimizer;
-  $('sam').dataset.previous = s.sam;
 }
 
 function pageErrors() {
@@ -81,21 +81,19 @@ function showFieldErrors() {
 
 function onSettingInput(event) {
   const key = event.target.id;
-  // Changing the optimizer or SAM mode brings that choice's default lr or ρ, unless the user
-  // typed their own.
+  // Changing the optimizer brings its default lr, unless the user typed their own.
   if (key === 'optimizer') {
     const previous = event.target.dataset.previous;
     if (parseNumber($('lr').value) === parseNumber(DEFAULT_LR[previous])) $('lr').value = DEFAULT_LR[event.target.value];
     event.target.dataset.previous = event.target.value;
     delete page.workerErrors.lr;
   }
+  // Changing the SAM mode brings its hyperparameters' defaults (ρ included: each mode has its own
+  // scale), or the values the URL hash gave them if the hash chose this mode.
   if (key === 'sam') {
-    const previous = event.target.dataset.previous;
-    if (previous === 'none' || parseNumber($('rho').value) === parseNumber(DEFAULT_RHO[previous])) {
-      $('rho').value = DEFAULT_RHO[event.target.value];
-    }
-    event.target.dataset.previous = event.target.value;
-    delete page.workerErrors.rho;
+    const next = withSamMode(readSettings(), event.target.value, page.linkHash);
+    for (const p of samParams(next.sam)) $(p).value = next[p];
+    for (const p of SAM_PARAM_KEYS) delete page.workerErrors[p];
   }
   delete page.workerErrors[key];
   history.replaceState(null, '', toHash(readSettings()));
@@ -399,12 +397,13 @@ function render() {
   const hasTrainer = TRAINER_STATES.has(s);
 
   $('settings').disabled = noGpu;
+  const settings = readSettings();
   for (const key of KEYS) {
     const live = LIVE_KEYS.includes(key);
-    let disabled = !live && !STRUCTURAL_STATES.has(s);
-    if (key === 'rho' && $('sam').value === 'none') disabled = true;
-    $(key).disabled = disabled;
+    // Hyperparameters of the other SAM modes are hidden (renderSamMode) and never sent.
+    $(key).disabled = !isActive(settings, key) || (!live && !STRUCTURAL_STATES.has(s));
   }
+  renderSamMode(settings);
   $('start').disabled = noGpu || !canStart();
   $('pause').disabled = noGpu || page.pausing || !(s === 'running' || (s === 'paused' && valid && !busy()));
   $('pause').textContent = s === 'paused' ? 'Resume' : 'Pause';
@@ -413,6 +412,46 @@ function render() {
   $('save').disabled = noGpu || !hasTrainer || busy();
   $('load').disabled = noGpu || !(s === 'ready' || s === 'paused' || s === 'done') || busy();
   renderStatus();
+}
+
+/** The chosen SAM mode: its hyperparameter fields, what it does, its paper, its passes per step. */
+function renderSamMode(settings) {
+  const mode = settings.sam;
+  const info = SAM_INFO[mode];
+  const active = samParams(mode);
+  for (const key of SAM_PARAM_KEYS) {
+    const field = $(key).closest('.field');
+    field.hidden = !active.includes(key);
+    const label = field.querySelector('label');
+    const text = info?.labels?.[key] ?? SAM_PARAM_LABELS[key];
+    if (label.textContent !== text) label.textContent = text;
+  }
+  $('sam-info').hidden = !info;
+  if (!info) return;
+  $('sam-about').textContent = info.about;
+  $('sam-reference').hidden = !info.paper;
+  if (info.paper) {
+    $('sam-paper').textContent = info.paper.text;
+    $('sam-paper').href = info.paper.url;
+  }
+  const passes = shownPassesPerStep(settings);
+  let text = passes === null ? '–' : String(Number(passes.toFixed(2)));
+  if (mode === 'looksam' && passes !== null) text += ` (2 on each k-th step, 1 between)`;
+  $('sam-passes-value').textContent = text;
+  $('sam-chart-note').textContent = {
+    none: 'No SAM: there is no L(w+ε) or g1, so only ‖g0‖ is drawn.',
+    s2sam: "S2-SAM has no L(w+ε) read-out (it perturbs along the previous step's gradient): no sharpness or cos(g0, g1).",
+    looksam: 'LookSAM reads L(w+ε) only on its SAM steps (every k-th step); an update without one leaves a gap.',
+  }[mode] ?? '';
+}
+
+/** Passes per step: the trainer's own number once it is built for these settings, else the mode's. */
+function shownPassesPerStep(settings) {
+  const fromTrainer = page.info.passesPerStep;
+  if (typeof fromTrainer === 'number' && page.trainerKey === structureKey(settings) && TRAINER_STATES.has(page.state)) {
+    return fromTrainer;
+  }
+  return passesPerStep(settings);
 }
 
 function canStep() {
@@ -490,6 +529,7 @@ async function main() {
   page.evalEvery = Math.max(0, Math.floor(Number(params.get('evalEvery')) || 0));
   const watchdogSeconds = Number(params.get('watchdog'));
   if (watchdogSeconds > 0) Object.assign(page.watchdog, { command: watchdogSeconds * 1000, silence: watchdogSeconds * 1000 });
+  page.linkHash = location.hash;
   writeSettings(fromHash(location.hash));
   history.replaceState(null, '', toHash(readSettings()));
 
@@ -506,6 +546,7 @@ async function main() {
   $('load-file').addEventListener('change', onLoadFile);
   window.addEventListener('hashchange', () => {
     if (!STRUCTURAL_STATES.has(page.state)) return;
+    page.linkHash = location.hash;
     writeSettings(fromHash(location.hash));
     render();
     syncTrainer();
@@ -537,6 +578,8 @@ window.samlab = Object.freeze({
   get errors() { return page.errorLog.slice(); },
   get pending() { return [...page.pending.values()].map((p) => p.command); },
   get settings() { return readSettings(); },
+  /** Forward/backward passes per step as the page shows it (the trainer's once it is built). */
+  get passesPerStep() { return shownPassesPerStep(readSettings()); },
   get hasSavedWeights() { return Boolean(page.lastWeights); },
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */
   simulateCrash() { send({ type: '__crash' }); },

@@ -8,12 +8,102 @@ export const DATASETS = ['mnist', 'fashion-mnist'];
 export const MODELS = ['mlp'];
 /** Page optimizers: "sgd" is plain SGD (momentum 0), "momentum" is SGD with momentum 0.9. */
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'];
-export const SAM_MODES = ['none', 'sam', 'asam', 'asam-davda54'];
+export const SAM_MODES = ['none', 'sam', 'asam', 'asam-davda54', 'gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf'];
 
-/** ρ that suits each SAM mode (the trainer's own defaults). */
-export const DEFAULT_RHO = { none: '0.05', sam: '0.05', asam: '0.5', 'asam-davda54': '2.0' };
+/** ρ that suits each SAM mode (the trainer's own defaults; they live on different scales). */
+export const DEFAULT_RHO = {
+  none: '0.05', sam: '0.05', asam: '0.5', 'asam-davda54': '2.0', gsam: '0.05', fsam: '0.1',
+  looksam: '0.3', s2sam: '0.05', crsam: '0.1', 'sam-linf': '0.005',
+};
 /** Learning rate that suits each optimizer (the trainer's own defaults). */
 export const DEFAULT_LR = { sgd: '0.05', momentum: '0.05', adam: '0.001', adamw: '0.001' };
+
+/**
+ * The SAM variants' own hyperparameters besides ρ, with the trainer's (reference) defaults.
+ * Setting key = Trainer config key. rhoMin is optional: empty means ρ_min = ρ.
+ */
+export const SAM_PARAM_DEFAULTS = Object.freeze({
+  eta: '0.01', alpha: '0.2', sigma: '1', lambda: '0.95', k: '5', gamma: '0.1', beta: '0.01', rhoMin: '',
+});
+/** Every SAM hyperparameter a mode can have (ρ included), in the page's order. */
+export const SAM_PARAM_KEYS = ['rho', ...Object.keys(SAM_PARAM_DEFAULTS)];
+
+/**
+ * What the page says about each SAM mode: its name in the select, the hyperparameters it takes
+ * (in field and hash order), labels that differ from the generic ones, the forward/backward
+ * passes per step, whether it reads out L(w+ε) on every step, a one-line explanation and the paper.
+ * Details and the exact rules: docs/sam-variants.md.
+ */
+export const SAM_INFO = Object.freeze({
+  none: {
+    name: 'none (plain optimizer)', params: [], passes: 1, sharpness: 'never',
+    about: 'No perturbation: the optimizer steps along the plain gradient g0.',
+    paper: null,
+  },
+  sam: {
+    name: 'SAM', params: ['rho'], passes: 2, sharpness: 'always',
+    about: 'Steps with the gradient taken at w + ρ·g0/‖g0‖, the worst point of an ℓ2 ball of radius ρ.',
+    paper: { text: 'Foret et al., ICLR 2021', url: 'https://arxiv.org/abs/2010.01412' },
+  },
+  asam: {
+    name: 'ASAM (adaptive)', params: ['rho', 'eta'], passes: 2, sharpness: 'always',
+    about: 'SAM with the ball stretched per weight by |w| + η (weights only), so ρ does not depend on how the weights are scaled.',
+    paper: { text: 'Kwon et al., ICML 2021', url: 'https://arxiv.org/abs/2102.11600' },
+  },
+  'asam-davda54': {
+    name: 'ASAM (davda54 form)', params: ['rho'], passes: 2, sharpness: 'always',
+    about: 'Adaptive SAM as davda54/sam computes it with adaptive=True: stretched by |w| on every tensor, biases too, no η.',
+    paper: { text: 'davda54/sam, adaptive=True (after Kwon et al., ICML 2021)', url: 'https://github.com/davda54/sam' },
+  },
+  gsam: {
+    name: 'GSAM (surrogate gap)', params: ['rho', 'alpha', 'rhoMin'], passes: 2, sharpness: 'always',
+    labels: { alpha: 'α (gap weight)' },
+    about: "SAM's gradient minus α times the part of g0 orthogonal to it, which also shrinks the surrogate gap L(w+ε) − L(w).",
+    paper: { text: 'Zhuang et al., ICLR 2022', url: 'https://arxiv.org/abs/2203.08065' },
+  },
+  fsam: {
+    name: 'F-SAM (friendly)', params: ['rho', 'sigma', 'lambda'], passes: 2, sharpness: 'always',
+    about: 'Ascends along g0 minus σ times an EMA (decay λ) of past gradients, leaving out the full-gradient part of the perturbation.',
+    paper: { text: 'Li et al., CVPR 2024', url: 'https://arxiv.org/abs/2403.12350' },
+  },
+  looksam: {
+    name: 'LookSAM (SAM every k steps)', params: ['rho', 'k', 'alpha'], passes: null, sharpness: 'some',
+    labels: { alpha: 'α (reuse weight)' },
+    about: 'A full SAM step every k steps; the steps between take one pass and add α·‖g‖ times the stored SAM direction.',
+    paper: { text: 'Liu et al., CVPR 2022', url: 'https://arxiv.org/abs/2203.02714' },
+  },
+  s2sam: {
+    name: 'S2-SAM (single step)', params: ['rho'], passes: 1, sharpness: 'never',
+    about: "One pass per step: perturbs along the previous step's gradient, so there is no L(w+ε) read-out.",
+    paper: { text: 'Ji et al., NeurIPS 2024 (reference code)', url: 'https://github.com/jjsrf/SSAM-NEURIPS2024' },
+  },
+  crsam: {
+    name: 'CR-SAM (curvature-regularised)', params: ['rho', 'gamma', 'beta'], passes: 3, sharpness: 'always',
+    about: 'Gradients at w + ε and w − ε: adds γ times their curvature term (g₊ + g₋ − 2·g0) and β times their difference.',
+    paper: { text: 'Wu et al., AAAI 2024', url: 'https://arxiv.org/abs/2312.13555' },
+  },
+  'sam-linf': {
+    name: 'SAM-L∞ (ℓ∞ ball)', params: ['rho'], passes: 2, sharpness: 'always',
+    about: 'Moves every weight by ρ·sign(g0): the worst point of an ℓ∞ ball, so ρ is far smaller than SAM\'s.',
+    paper: { text: 'the p = ∞ ball of Foret et al., ICLR 2021 (general p-norm form)', url: 'https://arxiv.org/abs/2010.01412' },
+  },
+});
+
+/** Generic field labels of the SAM hyperparameters (SAM_INFO[mode].labels may override). */
+export const SAM_PARAM_LABELS = Object.freeze({
+  rho: 'ρ (radius)', eta: 'η (ASAM offset)', alpha: 'α', sigma: 'σ (EMA weight)', lambda: 'λ (EMA decay)',
+  k: 'k (refresh every)', gamma: 'γ (curvature)', beta: 'β (difference)', rhoMin: 'ρ_min (optional)',
+});
+
+/** The hyperparameters a SAM mode takes (ρ first; none for "none" or an unknown mode). */
+export function samParams(mode) {
+  return SAM_INFO[mode]?.params ?? [];
+}
+
+/** Reference default of a SAM hyperparameter for a mode (ρ depends on the mode). */
+export function samParamDefault(mode, key) {
+  return key === 'rho' ? (DEFAULT_RHO[mode] ?? DEFAULT_RHO.sam) : SAM_PARAM_DEFAULTS[key];
+}
 
 export const DEFAULTS = Object.freeze({
   dataset: 'mnist',
@@ -22,6 +112,7 @@ export const DEFAULTS = Object.freeze({
   optimizer: 'momentum',
   sam: 'sam',
   rho: DEFAULT_RHO.sam,
+  ...SAM_PARAM_DEFAULTS,
   lr: DEFAULT_LR.momentum,
   batchSize: '128',
   epochs: '2',
@@ -29,7 +120,8 @@ export const DEFAULTS = Object.freeze({
   labelNoise: '0',
 });
 
-/** Settings names, in the order they appear in the URL hash. */
+/** Settings names (one page input each), in the order they appear in the URL hash. The hash holds
+ *  only the SAM hyperparameters of the chosen mode (see toHash). */
 export const KEYS = Object.keys(DEFAULTS);
 
 /** Settings the worker can change on a live trainer (everything else needs a new one). */
@@ -42,6 +134,7 @@ const MAX_WIDTH = 4096;
 const MAX_BATCH = 4096;
 const MAX_EPOCHS = 1000;
 const MAX_SEED = 2 ** 32 - 1;
+const MAX_K = 9e15; // the Trainer's limit for whole numbers
 
 /** A number typed by a person: decimal or exponent notation, nothing else ("", "abc", "1,5" → NaN). */
 export function parseNumber(text) {
@@ -64,6 +157,32 @@ export function parseHidden(text) {
   return widths.includes(null) ? null : widths;
 }
 
+/** SAM hyperparameters that take any finite number ≥ 0, with the symbol their messages use. */
+const NON_NEGATIVE = { rho: 'ρ', eta: 'η', alpha: 'α', sigma: 'σ', gamma: 'γ', beta: 'β' };
+
+/** Messages for the SAM hyperparameters of the chosen mode (the others are not checked or sent). */
+function validateSamParams(s) {
+  const errors = {};
+  for (const key of samParams(s.sam)) {
+    const v = parseNumber(s[key]);
+    const example = samParamDefault(s.sam, key);
+    if (NON_NEGATIVE[key]) {
+      if (!(Number.isFinite(v) && v >= 0)) errors[key] = `${NON_NEGATIVE[key]} must be a number of at least 0 (try ${example}).`;
+    } else if (key === 'lambda') {
+      if (!(Number.isFinite(v) && v >= 0 && v <= 1)) errors.lambda = `λ is a decay rate: a number from 0 to 1 (try ${example}).`;
+    } else if (key === 'k') {
+      if (parseWholeNumber(s.k, 1, MAX_K) === null) {
+        errors.k = `k must be a whole number of at least 1: a SAM step every k steps (try ${example}).`;
+      }
+    } else if (key === 'rhoMin') {
+      if (String(s.rhoMin ?? '').trim() !== '' && !(Number.isFinite(v) && v >= 0)) {
+        errors.rhoMin = 'ρ_min must be a number of at least 0, or empty for ρ_min = ρ.';
+      }
+    }
+  }
+  return errors;
+}
+
 /**
  * Check every setting; returns {field: message} for the invalid ones (empty when all are fine).
  * Messages are plain sentences meant to sit beside the field.
@@ -79,12 +198,7 @@ export function validate(s) {
   if (!(Number.isFinite(lr) && lr > 0)) {
     errors.lr = 'The learning rate must be a number above 0 (try 0.05 for SGD, 0.001 for Adam).';
   }
-  if (s.sam !== 'none') {
-    const rho = parseNumber(s.rho);
-    if (!(Number.isFinite(rho) && rho >= 0)) {
-      errors.rho = `ρ must be a number of at least 0 (try ${DEFAULT_RHO[s.sam] ?? '0.05'}).`;
-    }
-  }
+  Object.assign(errors, validateSamParams(s));
   if (parseHidden(s.hidden) === null) {
     errors.hidden = `Give 1 to ${MAX_HIDDEN_LAYERS} widths from 1 to ${MAX_WIDTH}, separated by commas (e.g. 256,256).`;
   }
@@ -106,7 +220,8 @@ export function validate(s) {
 
 /**
  * Valid settings → {dataset, config} for the worker's `create` message. `config` uses the
- * Trainer's keys and leaves out what does not apply (momentum for Adam, ρ without SAM).
+ * Trainer's keys and leaves out what does not apply (momentum for Adam, ρ without SAM, the
+ * hyperparameters of the other SAM modes, an empty ρ_min).
  */
 export function toTrainerConfig(s) {
   const sgdFamily = s.optimizer === 'sgd' || s.optimizer === 'momentum';
@@ -122,38 +237,91 @@ export function toTrainerConfig(s) {
     labelNoise: parseNumber(s.labelNoise),
   };
   if (sgdFamily) config.momentum = s.optimizer === 'momentum' ? 0.9 : 0;
-  if (s.sam !== 'none') config.rho = parseNumber(s.rho);
+  for (const key of samParams(s.sam)) {
+    // rhoMin is optional: empty leaves it to the trainer (ρ_min = ρ).
+    if (key === 'rhoMin' && String(s.rhoMin ?? '').trim() === '') continue;
+    config[key] = parseNumber(s[key]);
+  }
   return { dataset: s.dataset, config };
 }
 
-/**
- * A key for "would these settings build the same trainer?": everything except the settings a
- * live trainer can change (lr, ρ).
- */
-export function structureKey(s) {
-  return JSON.stringify(KEYS.filter((k) => !LIVE_KEYS.includes(k)).map((k) => s[k]));
+/** Is `key` a setting these settings use (not a hyperparameter of another SAM mode)? */
+export function isActive(s, key) {
+  return !SAM_PARAM_KEYS.includes(key) || samParams(s.sam).includes(key);
 }
 
-/** Settings from a URL hash such as "#optimizer=sgd&sam=sam&rho=0.05"; unknown keys are ignored. */
+/**
+ * A key for "would these settings build the same trainer?": every setting in use except the ones
+ * a live trainer can change (lr, ρ).
+ */
+export function structureKey(s) {
+  return JSON.stringify(KEYS.filter((k) => !LIVE_KEYS.includes(k) && isActive(s, k)).map((k) => [k, s[k]]));
+}
+
+/**
+ * Forward/backward passes per step of the chosen mode (LookSAM: 1 + 1/k on average); null while
+ * LookSAM's k is invalid. The trainer reports the same number (Trainer.passesPerStep).
+ */
+export function passesPerStep(s) {
+  const info = SAM_INFO[s.sam];
+  if (!info) return null;
+  if (s.sam === 'looksam') {
+    const k = parseWholeNumber(s.k, 1, MAX_K);
+    return k === null ? null : 1 + 1 / k;
+  }
+  return info.passes;
+}
+
+/**
+ * Settings with the SAM mode changed to `mode`: its hyperparameters get the mode's defaults, or
+ * the values the URL hash `hash` gave them when that hash chose this same mode.
+ */
+export function withSamMode(s, mode, hash = '') {
+  const next = { ...s, sam: mode };
+  const link = fromHash(hash);
+  const given = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
+  for (const key of samParams(mode)) {
+    next[key] = link.sam === mode && given.has(key) ? link[key] : samParamDefault(mode, key);
+  }
+  return next;
+}
+
+/**
+ * Settings from a URL hash such as "#optimizer=sgd&sam=looksam&k=5&alpha=0.2"; unknown keys are
+ * ignored, and so are hyperparameters of SAM modes other than the chosen one. A setting the hash
+ * leaves out gets its default (ρ and lr: the chosen mode's and optimizer's).
+ */
 export function fromHash(hash) {
   const s = { ...DEFAULTS };
   const params = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
   for (const key of KEYS) {
-    if (!params.has(key)) continue;
+    if (!params.has(key) || SAM_PARAM_KEYS.includes(key)) continue;
     const value = params.get(key);
     // A choice the page does not offer falls back to the default rather than an empty select.
     if (CHOICES[key] && !CHOICES[key].includes(value)) continue;
     s[key] = value;
   }
-  // A hash that names a SAM mode or optimizer without ρ or lr gets that mode's default.
-  if (!params.has('rho') && params.has('sam')) s.rho = DEFAULT_RHO[s.sam];
+  // Values are kept as typed (an invalid one gets its message on the page).
+  for (const key of samParams(s.sam)) s[key] = params.has(key) ? params.get(key) : samParamDefault(s.sam, key);
   if (!params.has('lr') && params.has('optimizer')) s.lr = DEFAULT_LR[s.optimizer];
   return s;
 }
 
-/** The URL hash for settings (every key, so a shared link reproduces the run exactly). */
+/**
+ * The URL hash for settings: every setting, so a shared link reproduces the run exactly, but of
+ * the SAM hyperparameters only the chosen mode's, right after `sam` (an empty ρ_min is left out).
+ */
 export function toHash(s) {
   const params = new URLSearchParams();
-  for (const key of KEYS) params.set(key, String(s[key] ?? ''));
+  for (const key of KEYS) {
+    if (SAM_PARAM_KEYS.includes(key)) continue;
+    params.set(key, String(s[key] ?? ''));
+    if (key !== 'sam') continue;
+    for (const p of samParams(s.sam)) {
+      const value = String(s[p] ?? '');
+      if (p === 'rhoMin' && value.trim() === '') continue;
+      params.set(p, value);
+    }
+  }
   return '#' + params.toString().replace(/%2C/gi, ',');
 }

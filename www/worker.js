@@ -104,9 +104,18 @@ class UserError extends Error {
 }
 
 // Trainer.create names the bad config key in its message; map it to the page's field.
+// The SAM hyperparameters come first: their messages may mention SAM or a mode ("F-SAM's default").
 const FIELD_PATTERNS = [
   ['labelNoise', /label[_ ]?noise/i],
   ['batchSize', /batch[_ ]?size/i],
+  ['rhoMin', /\brho_?min\b|ρ_min/i],
+  ['eta', /\beta\b|η/],
+  ['alpha', /\balpha\b|α/],
+  ['sigma', /\bsigma\b|σ/],
+  ['lambda', /\blambda\b|λ/],
+  ['k', /\bk must\b/],
+  ['gamma', /\bgamma\b|γ/],
+  ['beta', /\bbeta\b|β/],
   ['lr', /\blr\b|learning[_ ]rate/i],
   ['rho', /\brho\b|ρ/i],
   ['hidden', /\bhidden\b/i],
