@@ -30,12 +30,12 @@ if [[ -z $wasm_opt_version || $wasm_opt_version -lt 132 ]]; then
   exit 1
 fi
 
-say "wasm-pack build --release --target web (wasm-bindgen $(wasm-bindgen --version | cut -d' ' -f2), wasm-opt $wasm_opt_version)"
+say "wasm-pack build --profile wasm-release --target web (wasm-bindgen $(wasm-bindgen --version | cut -d' ' -f2), wasm-opt $wasm_opt_version)"
 mkdir -p target
 log=target/wasm-pack-build.log # kept for inspection
 start=$SECONDS
 # --mode no-install: use the tools on PATH and fail rather than download a wasm-bindgen.
-if ! wasm-pack --log-level info build --mode no-install --release --target web \
+if ! wasm-pack --log-level info build --mode no-install --profile wasm-release --target web \
   --out-dir pkg --out-name samlab --no-pack . >"$log" 2>&1; then
   cat "$log" >&2
   say "wasm-pack build failed"
