@@ -30,7 +30,7 @@ again). Checks performed here (the script fails if any does not hold):
   unchanged (3 steps, so that stateful branches such as the F-SAM EMA, LookSAM reuse, MSAM's
   momentum normalisation and S2-SAM's cached gradient are exercised);
 - msharp_mB (m = B) reproduces plain SAM, so its parameters are not written a second time: the case names
-  the case that holds them ("params_from": "gsam_alpha0"), and the script asserts that the rounded values
+  the case that holds them ("params_from": "fsam_sigma0"), and the script asserts that the rounded values
   are identical, byte for byte, after every step (this keeps the file under 1 MB);
 - for sam_linf, every gradient element is exactly 0 or has |g| > 1e-6, so sign(g) cannot flip in f32.
 """
@@ -441,14 +441,15 @@ CASES = [
     ("nstep_n1", "nstep", {"rho": 0.1, "n": 1, "alpha": 0.1}, ("sam", 0.1)),
     ("sam_linf", "sam_linf", {"rho": 0.005}, None),
     ("sam_linf_rho0", "sam_linf", {"rho": 0.0}, ("none", 0.0)),
-    ("msharp", "msharp", {"rho": 0.1, "m": 2}, None),
-    ("msharp_mB", "msharp", {"rho": 0.1, "m": mf.BATCH}, ("sam", 0.1)),
+    # ρ 0.2, not 0.1: with ρ 0.1 and m = 2 the unperturbed w_3 has a ReLU pre-activation at 8.6e-6
+    ("msharp", "msharp", {"rho": 0.2, "m": 2}, None),
+    ("msharp_mB", "msharp", {"rho": 0.2, "m": mf.BATCH}, ("sam", 0.2)),
 ]
 
 # A neutral case whose trajectory is plain SAM with the same ρ and optimizer as an earlier case's need
 # not store the parameters again (the file must stay under 1 MB): "params_from" names that case, and
 # main() asserts that the rounded parameters are identical, byte for byte, after every step.
-PARAMS_FROM = {"msharp_mB": "gsam_alpha0"}
+PARAMS_FROM = {"msharp_mB": "fsam_sigma0"}
 
 
 def run_variant(name, variant, hyper, init, batches):
