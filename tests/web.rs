@@ -57,7 +57,9 @@ fn bad_js_configs_are_rejected_with_the_key_named() {
     assert!(config_error(&[("batchSize", 1.5.into())]).contains("batchSize"));
     assert!(config_error(&[("labelNoise", 1.into())]).contains("labelNoise"));
     assert!(config_error(&[("optimizer", "rmsprop".into())]).contains("rmsprop"));
-    assert!(config_error(&[("sam", "gsam".into())]).contains("gsam"));
+    assert!(config_error(&[("sam", "gsam2".into())]).contains("gsam2"));
+    assert!(config_error(&[("sam", "looksam".into()), ("k", 0.into())]).contains("k must be"));
+    assert!(config_error(&[("sam", "msharp".into()), ("m", 48.into())]).contains("multiple of m"));
     assert!(config_error(&[("lr", "fast".into())]).contains("invalid config"));
     let ok = WebConfig::from_js(config(&[
         ("optimizer", "adam".into()),
