@@ -5,7 +5,8 @@ Regenerate (from the repository root):
 
     python3 tests/golden/make_sam_variant_fixtures.py
 
-Writes tests/golden/sam_variants.json. The output is deterministic: a rerun writes the same bytes.
+Writes tests/golden/sam_variants.json and tests/golden/sampa.json (SAMPa, kept in its own file so that
+sam_variants.json stays under 1 MB). The output is deterministic: a rerun writes the same bytes.
 
 The network, the initial weights, the batches, the loss, the PyTorch optimizers, the finite-difference
 check of every jax.grad result, the ReLU-margin check and the JSON layout are imported from
@@ -33,6 +34,12 @@ again). Checks performed here (the script fails if any does not hold):
   the case that holds them ("params_from": "fsam_sigma0"), and the script asserts that the rounded values
   are identical, byte for byte, after every step (this keeps the file under 1 MB);
 - for sam_linf, every gradient element is exactly 0 or has |g| > 1e-6, so sign(g) cannot flip in f32.
+
+SAMPa (sampa.json) takes its two gradients on two different batches: G_a on the previous step's batch
+(batch (t−1) mod 3; batch 0 at step 0) and g_y on this step's batch (t mod 3). Its ρ = λ = 0 case is
+momentum SGD on the lagged batch sequence 0, 0, 1, 2 (not on 0, 1, 2, 0), and the script checks that to 1e-12;
+SAMPa has no setting that equals SAM or SGD on the same batches. The finite-difference, ReLU-margin,
+pass-count, zero-gradient and "differs from neutral by > 1e-4" checks above apply to it too.
 """
 
 import json
@@ -395,6 +402,45 @@ class MSharp(Variant):
         return self.optim.step(ws, G)
 
 
+class SAMPa(Variant):
+    """LIONS-EPFL/SAMPa train.py (2-GPU Lightning Fabric loop; rank 0 takes G_a, rank 1 takes g_y).
+
+    State: g_y, the previous step's gradient at y (zeros before step 0, as in the reference), and the
+    previous step's batch (the runner passes its oracle). The reference ships g_y to rank 0 inside the
+    all-reduced sum and divides it out again ((agg − (1−λ)G_a)/(λ + 1e-15)); here it is kept directly, which
+    is the same in exact arithmetic for λ > 0 (see docs/sam-variants.md §10, Quirks)."""
+
+    def __init__(self, hp, opt, ws):
+        super().__init__(hp, opt, ws)
+        assert opt["kind"] == "sgd" and not opt["nesterov"], "the reference builds y from PyTorch SGD state"
+        self.S["gy"] = vzeros(ws)
+
+    def expected_passes(self, t):
+        return 2
+
+    def y_point(self, ws):
+        """y_{t+1} = x_t − lr·(g_y + μ·buf + wd·x_t); the μ·buf + wd·x_t term only once SGD has a momentum
+        buffer (t ≥ 1 and μ ≠ 0), exactly where the reference adds it."""
+        lr, mu, wd = self.opt["lr"], self.opt["momentum"], self.opt["weight_decay"]
+        gy = self.S["gy"]
+        if self.optim.buf[0] is not None:
+            d = [g + (wd * w + b * mu) for g, w, b in zip(gy, ws, self.optim.buf)]
+        else:
+            d = gy
+        return vadd(ws, d, -lr)
+
+    def step(self, ws, oracle, prev_oracle):
+        lam = self.hp["lmbda"]
+        x_tilde = vadd(ws, sam_eps(self.S["gy"], self.hp["rho"]))  # ε = 0 at step 0 (g_y = 0)
+        y = self.y_point(ws)  # = x_t at step 0
+        _, Ga = prev_oracle(x_tilde, "G_a")  # batch of step t−1 (step 0: its own batch)
+        _, gy = oracle(y, "g_y")  # batch of step t; independent of G_a
+        G = [(1.0 - lam) * a + lam * b for a, b in zip(Ga, gy)]
+        self.S["gy"] = gy
+        self.S["y"] = y
+        return self.optim.step(ws, G)
+
+
 VARIANTS = {
     "gsam": GSAM,
     "fsam": FSAM,
@@ -477,6 +523,152 @@ def run_variant(name, variant, hyper, init, batches):
             trajectory.append(ws)
         steps.append(st)
     return passes, steps, trajectory
+
+
+# SAMPa: own file, own runner (two batches per step). Optimizer = the reference defaults (SGD lr 0.1,
+# momentum 0.9, weight decay 5e-4); ρ 0.1 and λ 0.2 are the reference defaults too.
+OPT_SAMPA = mf.opt_spec("sgd", 0.1, momentum=0.9, weight_decay=5e-4)
+SAMPA_CASES = [
+    ("sampa", {"rho": 0.1, "lmbda": 0.2}, None),
+    # ρ = λ = 0: G = ∇L_{B_{t−1}}(x_t), i.e. momentum SGD on the lagged batch sequence 0, 0, 1, 2
+    ("sampa_rho0_lmbda0", {"rho": 0.0, "lmbda": 0.0}, ("none", 0.0)),
+]
+
+
+def sampa_batches(t, n_batches):
+    """(batch of G_a, batch of g_y) at step t."""
+    return (max(t - 1, 0) % n_batches, t % n_batches)
+
+
+def run_sampa(name, hyper, init, batches, cls=SAMPa, lag=True):
+    ws = vcopy(init)
+    V = cls(hyper, OPT_SAMPA, ws)
+    steps, passes, trajectory = [], [], []
+    for t in range(N_STEPS):
+        ba, b = sampa_batches(t, len(batches))
+        if not lag:  # ablation only: G_a on this step's batch
+            ba = b
+        oracle = Oracle(*batches[b], f"{name} step {t} batch {b}")
+        prev_oracle = Oracle(*batches[ba], f"{name} step {t} batch {ba}")
+        L0, g0 = oracle.uncounted(ws, "L(w_t)")  # fixture fields only
+        V.t = t
+        ws = V.step(ws, oracle, prev_oracle)
+        p = oracle.passes() + prev_oracle.passes()
+        assert p == V.expected_passes(t), (name, t, p)
+        passes.append(int(p))
+        steps.append(
+            {
+                "batch": b,
+                "grad_batches": {"G_a": ba, "g_y": b},
+                "loss": L0,
+                "grad_norm": vnorm(g0),
+                "y_params": {n: enc14(w) for n, w in zip(mf.PARAM_ORDER, V.S["y"])},
+                "params": {n: enc14(w) for n, w in zip(mf.PARAM_ORDER, ws)},
+            }
+        )
+        trajectory.append(ws)
+    return passes, steps, trajectory
+
+
+def sampa_zero_gradient_check(hyper, init):
+    ws = vcopy(init)
+    V = SAMPa(hyper, dict(OPT_SAMPA, weight_decay=0.0), ws)
+    for t in range(3):
+        oracle, prev_oracle = ZeroOracle(), ZeroOracle()
+        V.t = t
+        new = V.step(ws, oracle, prev_oracle)
+        for p in oracle.points + prev_oracle.points:
+            for a, b in zip(p, ws):
+                assert np.array_equal(a, b), f"sampa: ε != 0 or y != x with a zero gradient (step {t})"
+        for a, b in zip(new, init):
+            assert np.all(np.isfinite(a)) and np.array_equal(a, b), "sampa: weights moved with a zero gradient"
+        for a in V.S["gy"]:
+            assert np.all(np.isfinite(a))
+        ws = new
+
+
+def make_sampa(init, batches):
+    margin_before, mf.MARGIN[0] = mf.MARGIN[0], float("inf")
+    cases, trajs = [], {}
+    for name, hyper, reduces_to in SAMPA_CASES:
+        passes, steps, traj = run_sampa(name, hyper, init, batches)
+        trajs[name] = traj
+        case = {
+            "name": name,
+            "variant": "sampa",
+            "hyper": hyper,
+            "optimizer": OPT_SAMPA,
+            "reduces_to": None,
+            "passes_per_step": passes,
+            "steps": steps,
+        }
+        if reduces_to is not None:
+            seq = [sampa_batches(t, len(batches))[0] for t in range(N_STEPS)]
+            case["reduces_to"] = {"kind": reduces_to[0], "rho": reduces_to[1], "batches": seq}
+            rc = mf.run_case(f"plain_{reduces_to[0]}_lagged", OPT_SAMPA, mf.sam_spec(reduces_to[0], rho=reduces_to[1]), 0.0, init, [batches[i] for i in seq])
+            for t in range(N_STEPS):
+                ref_ws = [np.asarray(rc["steps"][t]["params"][n]["data"]).reshape(rc["steps"][t]["params"][n]["shape"]) for n in mf.PARAM_ORDER]
+                err = max_abs_diff(traj[t], ref_ws)
+                assert err <= NEUTRAL_TOL, f"{name} step {t}: differs from SGD on the lagged batches by {err:.3e}"
+        cases.append(case)
+
+    ref = trajs["sampa"][-1]
+    diff = max_abs_diff(ref, trajs["sampa_rho0_lmbda0"][-1])
+    print(f"{'sampa':>20}: max |Δw| vs ρ = λ = 0 after {N_STEPS} steps = {diff:.3e}")
+    assert diff > MATTERS_TOL
+    hyper = SAMPA_CASES[0][1]
+
+    # the fixture must see each part of the rule
+    print(f"sampa: min |ReLU pre-activation| over its cases = {mf.MARGIN[0]:.3e}")
+    mf.MARGIN[0] = min(mf.MARGIN[0], margin_before)
+    ablations = {}
+    ablations["G_a on B_t instead of B_{t-1}"] = run_sampa("abl", hyper, init, batches, lag=False)[2][-1]
+
+    class NoMomentumInY(SAMPa):
+        def y_point(self, ws):
+            return vadd(ws, self.S["gy"], -self.opt["lr"])
+
+    ablations["y = x - lr*g_y (no mu*buf, no wd*x)"] = run_sampa("abl", hyper, init, batches, cls=NoMomentumInY)[2][-1]
+
+    class NoWdInY(SAMPa):
+        def y_point(self, ws):
+            lr, mu = self.opt["lr"], self.opt["momentum"]
+            if self.optim.buf[0] is None:
+                return vadd(ws, self.S["gy"], -lr)
+            return vadd(ws, [g + mu * b for g, b in zip(self.S["gy"], self.optim.buf)], -lr)
+
+    ablations["no wd*x in y"] = run_sampa("abl", hyper, init, batches, cls=NoWdInY)[2][-1]
+
+    class UngatedY(SAMPa):
+        def y_point(self, ws):
+            lr, mu, wd = self.opt["lr"], self.opt["momentum"], self.opt["weight_decay"]
+            buf = self.optim.buf if self.optim.buf[0] is not None else vzeros(ws)
+            return vadd(ws, [g + wd * w + mu * b for g, w, b in zip(self.S["gy"], ws, buf)], -lr)
+
+    ablations["wd*x in y at step 0 too"] = run_sampa("abl", hyper, init, batches, cls=UngatedY)[2][-1]
+
+    class MixFlipped(SAMPa):
+        def __init__(self, hp, opt, ws):
+            super().__init__(dict(hp, lmbda=1.0 - hp["lmbda"]), opt, ws)
+
+    ablations["lambda <-> 1-lambda"] = run_sampa("abl", hyper, init, batches, cls=MixFlipped)[2][-1]
+    for what, w in ablations.items():
+        print(f"sampa ablation '{what}': max |Δw| after {N_STEPS} steps = {max_abs_diff(ref, w):.3e}")
+    for what in ("G_a on B_t instead of B_{t-1}", "y = x - lr*g_y (no mu*buf, no wd*x)", "lambda <-> 1-lambda"):
+        assert max_abs_diff(ref, ablations[what]) > MATTERS_TOL, what
+
+    for _, hyper, _ in SAMPA_CASES:
+        sampa_zero_gradient_check(hyper, init)
+
+    return {
+        "generator": GENERATOR,
+        "sizes": mf.SIZES,
+        "param_order": mf.PARAM_ORDER,
+        "n_steps": N_STEPS,
+        "init": {n: mf.enc(w) for n, w in zip(mf.PARAM_ORDER, init)},
+        "batches": [{"x": mf.enc(x), "y": y} for (x, y) in batches],
+        "cases": cases,
+    }
 
 
 def zero_gradient_check(variant, hyper, init):
@@ -602,6 +794,7 @@ def main():
     mf.write("sam_variants.json", out)
     size = os.path.getsize(os.path.join(HERE, "sam_variants.json"))
     assert size < 1_000_000, f"sam_variants.json is {size} bytes"
+    mf.write("sampa.json", make_sampa(init, batches))
     print(f"finite-difference checks passed: {mf.FD_COUNT}")
     print(f"min |ReLU pre-activation| over all MLP forward passes: {mf.MARGIN[0]:.3e}")
     print(GENERATOR)
