@@ -11,6 +11,9 @@
 // LOOK_COMBINE    G = g + α‖g‖·ĝv.
 // MSAM_DECAY      g1 ← g1 + wd·(w − saved): MSAM decays at the perturbed weights (the base
 //                 optimizer adds wd·saved itself).
+// SAMPA_Y         w = saved − lr·(g_y + μ·buf + wd·saved), or saved − lr·g_y before SGD has a
+//                 momentum buffer (first step, or μ = 0): SAMPa's look-ahead point y.
+// SAMPA_COMBINE   G = (1−λ)·G_a + λ·g_y' into g1 (G_a there), g_y ← g_y' (in g0).
 // SWA_UPDATE      avg ← avg + (w − avg)·u.average_weight: a running mean of the iterates.
 // MSHARP_ACCUMULATE  acc (+)= SCALE·g (FIRST overwrites): m-sharpness averages its sub-batches.
 // NSTEP_ASCENT    δ = (w − saved) + α·g/(‖g‖ + ξ) into `delta` (‖g‖² in scalars[0].y).
@@ -69,6 +72,32 @@ struct SamUniforms {
 @group(0) @binding(0) var<storage, read_write> g1: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> saved: array<f32>;
+//#endif
+//#if SAMPA_Y
+struct OptimizerUniforms {
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    nesterov: u32,
+    first_step: u32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    step_size: f32,
+    bias_correction2_sqrt: f32,
+    pad0: f32,
+    pad1: f32,
+}
+@group(0) @binding(0) var<storage, read_write> w: array<f32>;
+@group(0) @binding(1) var<storage, read> saved: array<f32>;
+@group(0) @binding(2) var<storage, read> g_y: array<f32>;
+@group(0) @binding(3) var<storage, read> buf: array<f32>;
+@group(0) @binding(4) var<uniform> opt: OptimizerUniforms;
+//#endif
+//#if SAMPA_COMBINE
+@group(0) @binding(0) var<storage, read_write> g1: array<f32>;
+@group(0) @binding(1) var<storage, read> g0: array<f32>;
+@group(0) @binding(2) var<storage, read_write> g_y: array<f32>;
 //#endif
 //#if SWA_UPDATE
 @group(0) @binding(0) var<storage, read_write> average: array<f32>;
@@ -134,6 +163,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#endif
 //#if MSAM_DECAY
     g1[i] = g1[i] + WEIGHT_DECAY * (w[i] - saved[i]);
+//#endif
+//#if SAMPA_Y
+    let x = saved[i];
+    var step = g_y[i];
+    if (opt.first_step == 0u && opt.momentum != 0.0) {
+        step = step + opt.momentum * buf[i] + opt.weight_decay * x;
+    }
+    w[i] = x - opt.lr * step;
+//#endif
+//#if SAMPA_COMBINE
+    let fresh = g0[i];
+    g1[i] = (1.0 - LAMBDA) * g1[i] + LAMBDA * fresh;
+    g_y[i] = fresh;
 //#endif
 //#if SWA_UPDATE
     let a = average[i];

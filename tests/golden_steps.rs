@@ -29,3 +29,8 @@ fn neutral_settings_reduce_to_sam_or_the_base_optimizer() {
 fn zero_gradient_gives_no_nan_for_any_variant() {
     common::block_on(cases::zero_gradient_gives_no_nan(&common::gpu()));
 }
+
+#[test]
+fn sampa_matches_the_reference() {
+    common::block_on(cases::sampa_matches_the_reference(&common::gpu()));
+}

@@ -213,6 +213,8 @@ fn engine_counts_passes_per_step_for_each_variant() {
             },
             4.0,
         ),
+        (SamConfig::new(SamKind::MSharp), 2.0),
+        (SamConfig::new(SamKind::Sampa), 2.0),
     ];
     for (sam, want) in cases {
         let kind = sam.kind;

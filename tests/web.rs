@@ -76,4 +76,5 @@ async fn sam_variants_match_the_reference_on_webgpu() {
     cases::sam_variants_match_the_reference(&gpu).await;
     cases::neutral_settings_reduce_to_sam_or_the_base_optimizer(&gpu).await;
     cases::zero_gradient_gives_no_nan(&gpu).await;
+    cases::sampa_matches_the_reference(&gpu).await;
 }

@@ -142,6 +142,15 @@ impl Optimizer {
         }
     }
 
+    /// The uniform block this step's update reads (lr, momentum, weight decay, first step, …).
+    pub fn uniforms_view(&self) -> BufView {
+        BufView {
+            buffer: self.uniforms.clone(),
+            offset: 0,
+            len: std::mem::size_of::<OptimizerUniforms>() / 4,
+        }
+    }
+
     /// The momentum buffer (SGD) or first moment (Adam), in the flat layout.
     pub fn momentum(&self) -> &BufView {
         &self.state[0]

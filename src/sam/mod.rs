@@ -52,6 +52,9 @@ pub enum SamKind {
     NStep,
     /// m-sharpness (Foret et al. 2021 §4): an ε per sub-batch of m rows, G = mean of their g1.
     MSharp,
+    /// Xie et al. 2024: SAMPa, two independent gradients per step (at x + ε on the previous batch
+    /// and at a look-ahead point y on the current one), G = (1−λ)·G_a + λ·g_y'.
+    Sampa,
 }
 
 /// (CLI/JS name, kind, reference default ρ, forward/backward passes per step as a text).
@@ -69,6 +72,7 @@ const KINDS: &[(&str, SamKind, f64)] = &[
     ("msam", SamKind::Msam, 0.3),
     ("nstep", SamKind::NStep, 0.05),
     ("msharp", SamKind::MSharp, 0.05),
+    ("sampa", SamKind::Sampa, 0.1),
 ];
 
 impl SamKind {
@@ -175,8 +179,12 @@ impl SamConfig {
     pub fn sigma(&self) -> f64 {
         self.sigma.unwrap_or(1.0)
     }
+    /// F-SAM's EMA decay (default 0.95); SAMPa's weight of the look-ahead gradient (default 0.2).
     pub fn lambda(&self) -> f64 {
-        self.lambda.unwrap_or(0.95)
+        match self.kind {
+            SamKind::Sampa => self.lambda.unwrap_or(0.2),
+            _ => self.lambda.unwrap_or(0.95),
+        }
     }
     pub fn k(&self) -> u32 {
         self.k.unwrap_or(5)
@@ -278,6 +286,7 @@ impl SamConfig {
     /// Which of `build_steps`' plans step `step` runs.
     pub fn plan_for_step(&self, step: u64) -> usize {
         match self.kind {
+            SamKind::Sampa if step > 0 => 1,
             SamKind::LookSam if !step.is_multiple_of(self.k() as u64) => 1,
             _ => 0,
         }
@@ -395,6 +404,15 @@ pub struct StepParts<'a> {
     pub weight_decay: f32,
     /// m-sharpness: the batch split into sub-batches (empty for the other modes).
     pub sub_batches: &'a [SubBatch],
+    /// SAMPa: the previous batch (kept by copying the current one after each step) and a pass on
+    /// it into grad1; the optimizer's uniforms for the look-ahead point.
+    pub previous_batch: Option<&'a PreviousBatch>,
+    pub optimizer_uniforms: &'a BufView,
+}
+
+pub struct PreviousBatch {
+    pub keep_current: Plan,
+    pub pass_into_grad1: Plan,
 }
 
 /// One m-sharpness sub-batch: its passes at w (gradient into grad0, statistics added into the
@@ -531,6 +549,44 @@ pub fn build_steps(
             r.plan.extend(parts.update_from_saved.clone());
             r.plan.extend(parts.metrics_sam.clone());
             vec![r.finish(config.n() + 1)]
+        }
+        SamKind::Sampa => {
+            let previous = parts
+                .previous_batch
+                .expect("SAMPa needs the previous batch");
+            let mut plans = Vec::new();
+            for first in [true, false] {
+                if !first {
+                    r.plan.extend(parts.load_batch.clone());
+                }
+                if first {
+                    // No previous batch yet: both gradients are taken on the first batch.
+                    r.plan.extend(previous.keep_current.clone());
+                }
+                r.norms(flat.state, Scale::Unit);
+                r.perturb(flat.state, Scale::Unit, false); // x + ρ·g_y/‖g_y‖ (g_y = 0 at first)
+                r.plan.extend(previous.pass_into_grad1.clone()); // G_a on B_{t−1}
+                r.rule(
+                    Kernel::new("sam_rules").define("SAMPA_Y"),
+                    &[
+                        flat.params,
+                        flat.saved,
+                        flat.state,
+                        flat.momentum,
+                        parts.optimizer_uniforms,
+                    ],
+                );
+                r.plan.extend(parts.pass_into[0].clone()); // g_y' at y on B_t
+                let combine = Kernel::new("sam_rules")
+                    .define("SAMPA_COMBINE")
+                    .constant("LAMBDA", config.lambda() as f32);
+                r.rule(combine, &[flat.grad1, flat.grad0, flat.state]);
+                r.plan.extend(previous.keep_current.clone());
+                r.plan.extend(parts.update_from_saved.clone());
+                r.plan.extend(parts.metrics_plain.clone());
+                plans.push(r.finish(2));
+            }
+            plans
         }
         SamKind::MSharp => {
             let share = 1.0 / parts.sub_batches.len() as f32;

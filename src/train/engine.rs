@@ -11,7 +11,8 @@ use crate::nn::{bind_parameters, Mlp};
 use crate::ops::cross_entropy;
 use crate::optim::Optimizer;
 use crate::sam::{
-    self, FlatBuffers, SamConfig, SamKind, SamUniforms, StepParts, StepPlan, SubBatch,
+    self, FlatBuffers, PreviousBatch, SamConfig, SamKind, SamUniforms, StepParts, StepPlan,
+    SubBatch,
 };
 
 use super::{TrainConfig, METRICS_LEN};
@@ -147,7 +148,30 @@ impl StepEngine {
             }
         }
 
+        // SAMPa: a copy of the previous batch and a pass on it (its G_a) into grad1.
+        let previous_batch = (config.sam.kind == SamKind::Sampa).then(|| {
+            let x = gpu.alloc(batch.x.len);
+            let labels = gpu.alloc(batch.labels.len);
+            sub_views.extend([x.clone(), labels.clone()]);
+            let mut keep_current = Plan::new();
+            keep_current.copy(&batch.x, &x);
+            keep_current.copy(&batch.labels, &labels);
+            let mut g = Graph::new(gpu);
+            let input = g.input(x.clone(), &[batch.rows, model.inputs()]);
+            let tensors = bind_parameters(&mut g, layout, &params, &grad1);
+            let logits = model.forward(&mut g, input, &tensors);
+            let loss = cross_entropy(&mut g, logits, &labels, smoothing);
+            g.backward(loss.loss);
+            let built = g.finish();
+            let pass_into_grad1 = built.plan.clone();
+            graphs.push(built);
+            PreviousBatch {
+                keep_current,
+                pass_into_grad1,
+            }
+        });
         let optimizer = Optimizer::new(gpu, config.optimizer.clone(), len);
+        let optimizer_uniforms = optimizer.uniforms_view();
         let flat = FlatBuffers {
             params: &params,
             grad0: &grad0,
@@ -188,6 +212,8 @@ impl StepEngine {
             metrics_after_perturbed: &metrics_after_perturbed,
             weight_decay: config.optimizer.weight_decay as f32,
             sub_batches: &sub_batches,
+            previous_batch: previous_batch.as_ref(),
+            optimizer_uniforms: &optimizer_uniforms,
         };
         let mut scratch = Vec::new();
         let plans = sam::build_steps(gpu, &config.sam, &flat, &parts, &mut scratch);

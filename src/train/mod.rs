@@ -99,6 +99,11 @@ impl TrainConfig {
                 self.sam.m()
             ));
         }
+        if self.sam.kind == SamKind::Sampa
+            && (self.optimizer.kind != OptimizerKind::Sgd || self.optimizer.nesterov)
+        {
+            return Err("sampa builds its look-ahead point from plain SGD: use optimizer sgd without nesterov".into());
+        }
         if self.sam.kind == SamKind::Msam
             && (self.optimizer.kind != OptimizerKind::Sgd || self.optimizer.momentum == 0.0)
         {

@@ -591,6 +591,7 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         "msam" => SamKind::Msam,
         "nstep" => SamKind::NStep,
         "msharp" => SamKind::MSharp,
+        "sampa" => SamKind::Sampa,
         other => panic!("fixture names a variant the test does not know: {other}"),
     };
     let h = &case["hyper"];
@@ -741,9 +742,17 @@ pub async fn zero_gradient_gives_no_nan(gpu: &Arc<Gpu>) {
         SamKind::S2Sam,
         SamKind::CrSam,
         SamKind::SamLinf,
+        SamKind::Msam,
+        SamKind::NStep,
+        SamKind::MSharp,
+        SamKind::Sampa,
     ] {
         let mut config = TrainConfig {
-            sam: SamConfig::new(kind),
+            // The fixture's batches have 8 rows: m-sharpness gets 4 sub-batches of 2.
+            sam: SamConfig {
+                m: Some(2),
+                ..SamConfig::new(kind)
+            },
             ..TrainConfig::default()
         };
         config.optimizer.lr = 0.1;
@@ -756,5 +765,35 @@ pub async fn zero_gradient_gives_no_nan(gpu: &Arc<Gpu>) {
             params[2], initial,
             "{kind:?}: weights moved with a zero gradient"
         );
+    }
+}
+
+/// SAMPa against tests/golden/sampa.json: G_a on the previous batch at x + ε, g_y' on the current
+/// batch at the look-ahead point, combined with λ (including its lagged-SGD setting ρ = λ = 0).
+pub async fn sampa_matches_the_reference(gpu: &Arc<Gpu>) {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../golden/sampa.json")).expect("sampa.json parses");
+    let (model, initial, batches) = fixture_setup(&fixture);
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2, "fixture lost cases");
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let config = variant_config(case).expect("sampa is implemented");
+        let steps = case["steps"].as_array().unwrap();
+        let (params, _, passes) =
+            run_engine(gpu, &model, &config, &initial, &batches, steps.len()).await;
+        assert_eq!(passes, 2.0, "{name}: two passes per step");
+        for (t, step) in steps.iter().enumerate() {
+            for spec in &model.layout.specs {
+                let got = &params[t][spec.offset..spec.offset + spec.len()];
+                let want = floats(&step["params"][&spec.name]);
+                let (rel, worst) = relative_error(got, &want);
+                assert!(
+                    rel <= 1e-5,
+                    "{name} step {t}: {} relative error {rel:.2e} (worst {worst:.2e})",
+                    spec.name
+                );
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 // The SAM variants on the page (headless Chromium, WebGPU on SwiftShader): choosing a mode shows
 // exactly its hyperparameters, what it does, its paper and its passes per step; a LookSAM run
-// reports 1.2 passes per step, leaves gaps where it has no L(w+ε) and learns; bad k and λ are
-// caught beside their fields. Needs `npm run build` (dist/).
+// reports 1.2 passes per step, leaves gaps where it has no L(w+ε) and learns; bad k, λ, m (not a
+// divisor of the batch) and MSAM without momentum SGD are caught beside their fields; an
+// m-sharpness run with SWA tests the average once it starts. Needs `npm run build` (dist/).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -18,7 +19,8 @@ after(async () => {
   await env?.close();
 });
 
-const SAM_PARAMS = ['rho', 'eta', 'k', 'alpha', 'sigma', 'lambda', 'gamma', 'beta', 'rhoMin'];
+/** The SAM hyperparameter fields, in page order. */
+const SAM_PARAMS = ['rho', 'eta', 'k', 'n', 'm', 'alpha', 'sigma', 'lambda', 'gamma', 'beta', 'rhoMin'];
 
 /** The SAM hyperparameter fields the page shows, in page order. */
 function visibleParams(page) {
@@ -133,9 +135,15 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
     // Every mode: exactly its fields, an explanation, a paper link (none for "none").
     const expected = {
       none: [], sam: ['rho'], asam: ['rho', 'eta'], 'asam-davda54': ['rho'], gsam: ['rho', 'alpha', 'rhoMin'],
-      fsam: ['rho', 'sigma', 'lambda'], looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'], 'sam-linf': ['rho'],
+      fsam: ['rho', 'sigma', 'lambda'], looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'],
+      msam: ['rho'], nstep: ['rho', 'n', 'alpha'], msharp: ['rho', 'm'], 'sam-linf': ['rho'],
     };
-    const passes = { none: '1', sam: '2', asam: '2', 'asam-davda54': '2', gsam: '2', fsam: '2', looksam: '1.14', s2sam: '1', crsam: '3', 'sam-linf': '2' };
+    const passes = {
+      none: '1', sam: '2', asam: '2', 'asam-davda54': '2', gsam: '2', fsam: '2', looksam: '1.14', s2sam: '1', crsam: '3',
+      msam: '1', nstep: '3', msharp: '2', 'sam-linf': '2',
+    };
+    // Late-phase SAM, the ρ schedule and SWA: the first two only with a SAM mode, warm-up steps only with warm-up.
+    const runFields = () => page.evaluate(() => ['rhoSchedule', 'rhoWarmup', 'samStart', 'swaStart'].filter((k) => !document.getElementById(k).closest('.field').hidden));
     for (const [mode, params] of Object.entries(expected)) {
       await page.selectOption('#sam', mode);
       assert.deepEqual(await visibleParams(page), params, mode);
@@ -145,14 +153,91 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
       assert.notEqual(await page.locator('#sam-about').innerText(), '', mode);
       assert.equal(await page.locator('#sam-paper').isVisible(), mode !== 'none', `${mode}: paper link`);
       assert.equal((await page.locator('#sam-passes-value').innerText()).split(' ')[0], passes[mode], `${mode}: passes`);
+      assert.deepEqual(await runFields(), mode === 'none' ? ['swaStart'] : ['rhoSchedule', 'samStart', 'swaStart'], `${mode}: run fields`);
     }
     assert.equal(await page.inputValue('#k'), '7', 'LookSAM came back with the link\'s k');
     assert.equal(await page.inputValue('#rho'), '0.005', 'SAM-L∞ brings its own ρ');
     assert.match(await page.locator('#sam-chart-note').innerText(), /^$/);
+    await page.selectOption('#rhoSchedule', 'warmup');
+    assert.deepEqual(await runFields(), ['rhoSchedule', 'rhoWarmup', 'samStart', 'swaStart']);
+    assert.match(await page.evaluate(() => location.hash), /&rhoSchedule=warmup&rhoWarmup=100&lr=/);
+    await page.fill('#rhoWarmup', '0');
+    assert.match(await page.locator('#rhoWarmup-error').innerText(), /warm-up must be a whole number of steps/);
+    assert.ok(await start.isDisabled());
+    await page.selectOption('#rhoSchedule', { value: '' });
+    assert.equal(await page.locator('#rhoWarmup-error').innerText(), '', 'hidden with its schedule: not checked');
+
+    // m-sharpness: m must divide the batch size; MSAM needs SGD with momentum. Both beside the field.
+    await page.selectOption('#sam', 'msharp');
+    await page.fill('#m', '30');
+    assert.match(await page.locator('#m-error').innerText(), /m must divide the batch size \(128\).*try 32\./);
+    assert.equal(await page.getAttribute('#m', 'aria-invalid'), 'true');
+    assert.ok(await start.isDisabled(), 'Start disabled with m 30');
+    await page.fill('#m', '32');
+    assert.equal(await page.locator('#m-error').innerText(), '');
+    await page.selectOption('#sam', 'msam');
+    await page.selectOption('#optimizer', 'adam');
+    assert.match(await page.locator('#optimizer-error').innerText(), /MSAM perturbs along the SGD momentum buffer: choose "SGD \+ momentum 0\.9"/);
+    assert.ok(await start.isDisabled(), 'Start disabled: MSAM with Adam');
+    await page.selectOption('#optimizer', 'momentum');
+    assert.equal(await page.locator('#optimizer-error').innerText(), '');
+    assert.match(await page.locator('#sam-chart-note').innerText(), /MSAM has no L\(w\+ε\) read-out/);
+    await page.fill('#samStart', '1');
+    assert.match(await page.locator('#samStart-error').innerText(), /Late-phase SAM starts at a fraction of the run/);
+    assert.ok(await start.isDisabled());
+    await page.fill('#samStart', '');
+    assert.equal(await page.locator('#samStart-error').innerText(), '');
     await page.selectOption('#sam', 's2sam');
     assert.match(await page.locator('#sam-chart-note').innerText(), /no L\(w\+ε\) read-out/);
     await page.waitForFunction(() => window.samlab.state === 'ready' && window.samlab.info.passesPerStep === 1, null, { timeout: 60_000 });
     assert.ok(await start.isEnabled());
+    assertNoErrors(errors);
+  } finally {
+    await context.close();
+  }
+});
+
+test('m-sharpness (m 32) with SWA from half the run: 2 passes per step, the SWA test accuracy appears once averaging starts', async () => {
+  const { page, context, errors } = await openPage(env, { hash: `${smallHash({ sam: 'msharp', rho: '0.05', batchSize: '128' })}&m=32&swaStart=0.5` });
+  try {
+    await waitForState(page, 'ready');
+    assert.deepEqual(await visibleParams(page), ['rho', 'm']);
+    assert.equal(await page.inputValue('#m'), '32');
+    assert.equal(await page.inputValue('#swaStart'), '0.5');
+    assert.match(await page.evaluate(() => location.hash), /&sam=msharp&rho=0\.05&m=32&lr=.*&swaStart=0\.5$/);
+    assert.equal(await page.locator('#sam-passes-value').innerText(), '2');
+    assert.equal(await page.evaluate(() => window.samlab.info.passesPerStep), 2, "the trainer's own number");
+    assert.equal(await page.evaluate(() => window.samlab.passesPerStep), 2);
+    assert.match(await page.locator('#chart-accuracy .u-legend').innerText(), /SWA test/, 'the SWA series is in the legend');
+    // Step 0: the average does not exist yet.
+    const first = (await page.evaluate(() => window.samlab.evals))[0];
+    assert.equal(first.step, 0);
+    assert.equal(first.swa, null, 'no SWA average before it starts');
+
+    await page.click('#start');
+    await waitForState(page, 'done', 120_000);
+    const evals = await page.evaluate(() => window.samlab.evals);
+    assert.deepEqual(evals.map((e) => e.step), [0, 31, 62]);
+    // SWA averages from step 31 (half of 62) on: nothing after the first 31 steps, then the mean of 31 iterates.
+    assert.equal(evals[1].swa, null, 'step 31: averaging has not started yet');
+    const last = await page.evaluate(() => window.samlab.lastEval);
+    assert.ok(last.swa && last.swa.samples === last.samples, `the SWA average is tested on the whole test split: ${JSON.stringify(last.swa)}`);
+    assert.ok(last.swa.accuracy > 0.7, `SWA test accuracy ${last.swa.accuracy}`);
+    assert.ok(Number.isFinite(last.swa.loss) && last.swa.loss > 0);
+    assert.ok(last.accuracy > 0.7, `test accuracy ${last.accuracy}`);
+    // The chart: a gap (null) before averaging starts, the point at the end.
+    const h = await page.evaluate(() => window.samlab.history);
+    const swaAt = (step) => h.accuracy.swa[h.accuracy.step.lastIndexOf(step)];
+    assert.equal(swaAt(0), null);
+    assert.equal(swaAt(31), null);
+    assert.equal(swaAt(62), last.swa.accuracy);
+    assert.equal(h.loss.swa[h.loss.step.lastIndexOf(62)], last.swa.loss);
+    assert.equal(h.accuracy.swa.filter((v) => v !== null).length, 1);
+    assert.ok(h.swaShown);
+    assert.match(await page.locator('#status-test').innerText(), /SWA \d+\.\d\d%/);
+    // m-sharpness reads out L(w+ε) on every step.
+    assert.ok(h.sam.sharpness.every(Number.isFinite), 'sharpness on every update');
+    assert.equal(await page.locator('#sam-passes-value').innerText(), '2');
     assertNoErrors(errors);
   } finally {
     await context.close();

@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import {
-  DEFAULTS, DEFAULT_RHO, SAM_INFO, SAM_MODES, SAM_PARAM_KEYS, fromHash, parseHidden, parseNumber,
-  passesPerStep, samParams, structureKey, toHash, toTrainerConfig, validate, withSamMode,
+  DEFAULTS, DEFAULT_RHO, KEYS, RHO_SCHEDULES, SAM_INFO, SAM_MODES, SAM_PARAM_KEYS, fromHash, isActive,
+  parseHidden, parseNumber, passesPerStep, samParams, structureKey, swaOn, toHash, toTrainerConfig,
+  validate, withSamMode,
 } from '../../www/settings.js';
 
 test('the defaults are valid and build momentum SGD with SAM', () => {
@@ -101,11 +102,17 @@ const MODE_DEFAULTS = {
   s2sam: { rho: '0.05' },
   crsam: { rho: '0.1', gamma: '0.1', beta: '0.01' },
   'sam-linf': { rho: '0.005' },
+  msam: { rho: '0.3' },
+  nstep: { rho: '0.05', n: '2', alpha: '' }, // an empty α is α = ρ (left to the trainer)
+  msharp: { rho: '0.05', m: '32' },
 };
 
-test('all ten SAM modes: their hyperparameters, reference defaults and passes per step', () => {
+test('all thirteen SAM modes: their hyperparameters, reference defaults and passes per step', () => {
   assert.deepEqual(SAM_MODES, Object.keys(MODE_DEFAULTS));
-  const passes = { none: 1, sam: 2, asam: 2, 'asam-davda54': 2, gsam: 2, fsam: 2, looksam: 1.2, s2sam: 1, crsam: 3, 'sam-linf': 2 };
+  const passes = {
+    none: 1, sam: 2, asam: 2, 'asam-davda54': 2, gsam: 2, fsam: 2, looksam: 1.2, s2sam: 1, crsam: 3, 'sam-linf': 2,
+    msam: 1, nstep: 3, msharp: 2,
+  };
   for (const mode of SAM_MODES) {
     const s = withSamMode(DEFAULTS, mode);
     assert.deepEqual(samParams(mode), Object.keys(MODE_DEFAULTS[mode]), mode);
@@ -121,12 +128,19 @@ test('all ten SAM modes: their hyperparameters, reference defaults and passes pe
   }
   assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'looksam'), k: '4' }), 1.25);
   assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'looksam'), k: '0' }), null, 'no number while k is invalid');
-  const arxiv = { sam: '2010.01412', asam: '2102.11600', gsam: '2203.08065', fsam: '2403.12350', looksam: '2203.02714', crsam: '2312.13555', 'sam-linf': '2010.01412' };
+  assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'nstep'), n: '5' }), 6, 'n-step: n + 1');
+  assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'nstep'), n: '0' }), null, 'no number while n is invalid');
+  assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'msharp'), m: '8' }), 2, 'm-sharpness: 2 whatever m');
+  assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'msharp'), samStart: '0.5' }), 2, 'late-phase SAM: the SAM steps\' number');
+  const arxiv = {
+    sam: '2010.01412', asam: '2102.11600', gsam: '2203.08065', fsam: '2403.12350', looksam: '2203.02714', crsam: '2312.13555',
+    'sam-linf': '2010.01412', msam: '2401.12033', nstep: '2206.06232', msharp: '2010.01412',
+  };
   for (const [mode, id] of Object.entries(arxiv)) assert.equal(SAM_INFO[mode].paper.url, `https://arxiv.org/abs/${id}`, mode);
   assert.match(SAM_INFO['asam-davda54'].paper.url, /davda54\/sam/);
 });
 
-test('the page offers the ten modes by their readable names (index.html matches SAM_INFO)', () => {
+test('the page offers the thirteen modes by their readable names (index.html matches SAM_INFO)', () => {
   const html = readFileSync(new URL('../../www/index.html', import.meta.url), 'utf8');
   const select = html.slice(html.indexOf('<select id="sam"'), html.indexOf('</select>', html.indexOf('<select id="sam"')));
   const options = [...select.matchAll(/<option value="([^"]+)">([^<]+)<\/option>/g)].map((m) => [m[1], m[2]]);
@@ -135,6 +149,18 @@ test('the page offers the ten modes by their readable names (index.html matches 
     assert.match(html, new RegExp(`<input id="${key}"`), `an input for ${key}`);
     assert.match(html, new RegExp(`id="${key}-error"`), `a message slot for ${key}`);
   }
+  for (const key of KEYS) {
+    assert.match(html, new RegExp(`<(input|select) id="${key}"`), `a control for ${key}`);
+    assert.match(html, new RegExp(`<label for="${key}">`), `a label for ${key}`);
+    assert.match(html, new RegExp(`id="${key}-error"`), `a message slot for ${key}`);
+  }
+  // The ρ schedule select offers exactly RHO_SCHEDULES; the late-phase and SWA fields cite their papers.
+  const schedule = html.slice(html.indexOf('<select id="rhoSchedule"'), html.indexOf('</select>', html.indexOf('<select id="rhoSchedule"')));
+  assert.deepEqual([...schedule.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]), RHO_SCHEDULES);
+  assert.match(html, /<label for="samStart">Late-phase SAM: start at fraction<\/label>/);
+  assert.match(html, /<label for="swaStart">SWA: average from fraction<\/label>/);
+  assert.match(html, /href="https:\/\/arxiv\.org\/abs\/2410\.10373"/);
+  assert.match(html, /href="https:\/\/arxiv\.org\/abs\/2202\.00661"/);
 });
 
 test('SAM hyperparameters: finite numbers ≥ 0, λ in [0, 1], k a whole number ≥ 1, ρ_min optional', () => {
@@ -158,7 +184,7 @@ test('SAM hyperparameters: finite numbers ≥ 0, λ in [0, 1], k a whole number 
   assert.equal(validate(mode('gsam', { rhoMin: '0.01' })).rhoMin, undefined);
   assert.match(validate(mode('gsam', { rhoMin: '-1' })).rhoMin, /ρ_min must be a number of at least 0, or empty/);
   // Only the chosen mode's hyperparameters are checked.
-  assert.deepEqual(validate({ ...DEFAULTS, k: '0', lambda: '2', eta: 'x', rhoMin: '-1' }), {});
+  assert.deepEqual(validate({ ...DEFAULTS, k: '0', lambda: '2', eta: 'x', rhoMin: '-1', n: '0', m: '7' }), {});
   assert.deepEqual(validate({ ...mode('none'), rho: 'x', k: '0' }), {});
 });
 
@@ -176,12 +202,16 @@ test("the config carries exactly the chosen mode's hyperparameters, as numbers",
   assert.deepEqual(pick(config('s2sam')), { rho: 0.05 });
   assert.deepEqual(pick(config('crsam')), { rho: 0.1, gamma: 0.1, beta: 0.01 });
   assert.deepEqual(pick(config('sam-linf')), { rho: 0.005 });
+  assert.deepEqual(pick(config('msam')), { rho: 0.3 });
+  assert.deepEqual(pick(config('nstep')), { rho: 0.05, n: 2 }, 'an empty α is left to the trainer (α = ρ)');
+  assert.deepEqual(pick(config('nstep', { n: '4', alpha: '0.02' })), { rho: 0.05, n: 4, alpha: 0.02 });
+  assert.deepEqual(pick(config('msharp', { m: '16' })), { rho: 0.05, m: 16 });
   for (const m of SAM_MODES) assert.equal(config(m).sam, m);
 });
 
 test("the URL hash carries the chosen mode's hyperparameters and fills the ones it omits", () => {
   // Every mode with non-default values round-trips.
-  const typed = { rho: '0.07', eta: '0.02', alpha: '0.4', sigma: '0.5', lambda: '0.6', k: '7', gamma: '0.3', beta: '0.02', rhoMin: '0.01' };
+  const typed = { rho: '0.07', eta: '0.02', alpha: '0.4', sigma: '0.5', lambda: '0.6', k: '7', gamma: '0.3', beta: '0.02', rhoMin: '0.01', n: '3', m: '16' };
   for (const m of SAM_MODES) {
     const s = withSamMode(DEFAULTS, m);
     for (const key of samParams(m)) s[key] = typed[key];
@@ -233,4 +263,142 @@ test("the chosen mode's hyperparameters are part of the trainer's structure; the
   assert.equal(structureKey({ ...look, sigma: '2', lambda: '0.5' }), key, 'F-SAM values do not matter to LookSAM');
   assert.equal(structureKey({ ...look, rho: '0.2' }), key, 'ρ is live');
   assert.notEqual(structureKey(withSamMode(DEFAULTS, 'fsam')), structureKey(withSamMode(DEFAULTS, 'sam')));
+});
+
+// ---------------------------------------------------------------------------------------------
+// MSAM, n-step SAM, m-sharpness; late-phase SAM, SWA and the ρ schedule
+
+test('n-step SAM: n a whole number from 1 to 64, α optional (empty = ρ)', () => {
+  const nstep = (over = {}) => ({ ...withSamMode(DEFAULTS, 'nstep'), ...over });
+  for (const bad of ['0', '-1', '2.5', '', 'x', '65', '1e999']) {
+    assert.match(validate(nstep({ n: bad })).n ?? '', /^n must be a whole number from 1 to 64/, `n=${bad}`);
+  }
+  for (const ok of ['1', '2', '64']) assert.equal(validate(nstep({ n: ok })).n, undefined, `n=${ok}`);
+  assert.equal(validate(nstep({ alpha: '' })).alpha, undefined, 'empty α = ρ');
+  assert.equal(validate(nstep({ alpha: '0.01' })).alpha, undefined);
+  for (const bad of ['-0.1', 'x']) {
+    assert.match(validate(nstep({ alpha: bad })).alpha, /^α must be a number of at least 0, or empty for α = ρ\./, `α=${bad}`);
+  }
+  // GSAM's and LookSAM's α are not optional.
+  assert.match(validate({ ...withSamMode(DEFAULTS, 'gsam'), alpha: '' }).alpha, /α must be a number of at least 0 \(try 0\.2\)/);
+  // With an empty α the trainer takes α from the ρ it is built with: ρ is then part of its structure.
+  const s = nstep();
+  assert.notEqual(structureKey({ ...s, rho: '0.1' }), structureKey(s), 'α = ρ: a new ρ needs a new trainer');
+  assert.equal(structureKey({ ...s, alpha: '0.05', rho: '0.1' }), structureKey({ ...s, alpha: '0.05' }), 'an explicit α: ρ is live');
+});
+
+test('m-sharpness: m must divide the batch size, with the nearest divisor as the suggestion', () => {
+  const msharp = (over = {}) => ({ ...withSamMode(DEFAULTS, 'msharp'), ...over });
+  assert.equal(validate(msharp()).m, undefined, 'm 32 divides 128');
+  for (const ok of ['1', '8', '64', '128']) assert.equal(validate(msharp({ m: ok })).m, undefined, `m=${ok}`);
+  assert.equal(validate(msharp({ m: '30' })).m, 'm must divide the batch size (128) so that every sub-batch has m rows: try 32.');
+  assert.match(validate(msharp({ m: '256' })).m, /divide the batch size \(128\).*try 128\./);
+  assert.match(validate(msharp({ m: '32', batchSize: '100' })).m, /divide the batch size \(100\).*try 25\./, 'a new batch size re-checks m');
+  for (const bad of ['0', '2.5', '', 'x']) {
+    assert.match(validate(msharp({ m: bad })).m ?? '', /^m must be a whole number of at least 1/, `m=${bad}`);
+  }
+  // An invalid batch size gets its own message only.
+  const errors = validate(msharp({ batchSize: '0' }));
+  assert.ok(errors.batchSize);
+  assert.equal(errors.m, undefined);
+  assert.equal(validate({ ...DEFAULTS, m: '30' }).m, undefined, 'not checked for SAM');
+});
+
+test('MSAM needs "SGD + momentum 0.9": any other optimizer gets a message beside the optimizer', () => {
+  const msam = withSamMode(DEFAULTS, 'msam');
+  assert.deepEqual(validate(msam), {});
+  for (const optimizer of ['sgd', 'adam', 'adamw']) {
+    assert.match(validate({ ...msam, optimizer, lr: '0.001' }).optimizer ?? '', /MSAM perturbs along the SGD momentum buffer: choose "SGD \+ momentum 0\.9"/, optimizer);
+  }
+  assert.equal(validate({ ...DEFAULTS, optimizer: 'adam', lr: '0.001' }).optimizer, undefined, 'other modes take any optimizer');
+  assert.deepEqual(toTrainerConfig(msam).config.optimizer, 'sgd');
+  assert.equal(toTrainerConfig(msam).config.momentum, 0.9);
+});
+
+test('late-phase SAM and SWA: empty (off) or a fraction in [0, 1)', () => {
+  for (const [key, pattern] of [['samStart', /^Late-phase SAM starts at a fraction of the run/], ['swaStart', /^SWA starts at a fraction of the run/]]) {
+    for (const ok of ['', ' ', '0', '0.5', '0.999']) assert.equal(validate({ ...DEFAULTS, [key]: ok })[key], undefined, `${key}="${ok}"`);
+    for (const bad of ['1', '1.5', '-0.1', 'x', 'NaN', '50%']) {
+      assert.match(validate({ ...DEFAULTS, [key]: bad })[key] ?? '', pattern, `${key}="${bad}"`);
+    }
+  }
+  // Late-phase SAM needs a SAM mode; SWA works with any.
+  const none = withSamMode(DEFAULTS, 'none');
+  assert.equal(isActive(none, 'samStart'), false);
+  assert.equal(validate({ ...none, samStart: 'x' }).samStart, undefined, 'not checked without SAM');
+  assert.equal('samStart' in toTrainerConfig({ ...none, samStart: '0.5' }).config, false, 'not sent without SAM');
+  assert.equal(toTrainerConfig({ ...none, swaStart: '0.5' }).config.swaStart, 0.5);
+  assert.equal(swaOn(DEFAULTS), false);
+  assert.equal(swaOn({ ...DEFAULTS, swaStart: '0.5' }), true);
+  assert.equal(swaOn({ ...DEFAULTS, swaStart: '2' }), false);
+});
+
+test('the ρ schedule: the mode\'s default, constant, tied to lr, or a warm-up of whole steps ≥ 1', () => {
+  assert.equal(validate({ ...DEFAULTS, rhoSchedule: 'cosine' }).rhoSchedule, "Choose one of: (the mode's default), constant, lr, warmup.");
+  assert.equal(isActive(DEFAULTS, 'rhoWarmup'), false, 'warm-up steps only with the warm-up schedule');
+  assert.equal(validate({ ...DEFAULTS, rhoWarmup: 'x' }).rhoWarmup, undefined);
+  for (const bad of ['0', '-5', '2.5', '', 'x']) {
+    assert.match(validate({ ...DEFAULTS, rhoSchedule: 'warmup', rhoWarmup: bad }).rhoWarmup ?? '', /warm-up must be a whole number of steps, at least 1/, `"${bad}"`);
+  }
+  assert.deepEqual(validate({ ...DEFAULTS, rhoSchedule: 'warmup', rhoWarmup: '1' }), {});
+  const none = withSamMode(DEFAULTS, 'none');
+  assert.deepEqual(validate({ ...none, rhoSchedule: 'bogus', rhoWarmup: 'x' }), {}, 'not checked without SAM');
+});
+
+test('the new settings map onto the Trainer config only when set', () => {
+  const config = (over = {}) => toTrainerConfig({ ...DEFAULTS, ...over }).config;
+  for (const key of ['rhoSchedule', 'samStart', 'swaStart', 'rhoWarmup', 'n', 'm']) assert.equal(key in config(), false, key);
+  assert.equal(config({ rhoSchedule: 'constant' }).rhoSchedule, 'constant');
+  assert.equal(config({ rhoSchedule: 'lr' }).rhoSchedule, 'lr');
+  assert.equal(config({ rhoSchedule: 'warmup', rhoWarmup: '250' }).rhoSchedule, 'warmup:250');
+  assert.equal(config({ rhoSchedule: 'warmup', rhoWarmup: '1e3' }).rhoSchedule, 'warmup:1000');
+  assert.equal('rhoWarmup' in config({ rhoSchedule: 'warmup' }), false, 'folded into rhoSchedule');
+  assert.equal(config({ samStart: '0.6' }).samStart, 0.6);
+  assert.equal(config({ samStart: '0' }).samStart, 0);
+  assert.equal(config({ swaStart: '0.75' }).swaStart, 0.75);
+  assert.deepEqual(
+    toTrainerConfig({ ...withSamMode(DEFAULTS, 'msharp'), batchSize: '128', swaStart: '0.5' }).config,
+    {
+      model: 'mlp', hidden: [256, 256], optimizer: 'sgd', momentum: 0.9, lr: 0.05, sam: 'msharp', rho: 0.05, m: 32,
+      batchSize: 128, epochs: 2, seed: 0, labelNoise: 0, swaStart: 0.5,
+    },
+  );
+  // Each of them is part of the trainer's structure (a change builds a new trainer).
+  const key = structureKey(DEFAULTS);
+  for (const over of [{ samStart: '0.5' }, { swaStart: '0.5' }, { rhoSchedule: 'lr' }]) assert.notEqual(structureKey({ ...DEFAULTS, ...over }), key);
+  assert.equal(structureKey({ ...DEFAULTS, rhoWarmup: '7' }), key, 'warm-up steps matter only with the warm-up schedule');
+  assert.notEqual(structureKey({ ...DEFAULTS, rhoSchedule: 'warmup', rhoWarmup: '7' }), structureKey({ ...DEFAULTS, rhoSchedule: 'warmup' }));
+});
+
+test('the URL hash carries the new settings when set, and defaults fill the ones it omits', () => {
+  // Defaults: nothing new in the hash.
+  assert.equal(toHash(DEFAULTS), '#dataset=mnist&model=mlp&hidden=256,256&optimizer=momentum&sam=sam&rho=0.05&lr=0.05&batchSize=128&epochs=2&seed=0&labelNoise=0');
+  const s = { ...withSamMode(DEFAULTS, 'nstep'), n: '3', alpha: '0.02', rhoSchedule: 'warmup', rhoWarmup: '40', samStart: '0.6', swaStart: '0.75' };
+  const hash = toHash(s);
+  assert.equal(hash, '#dataset=mnist&model=mlp&hidden=256,256&optimizer=momentum&sam=nstep&rho=0.05&n=3&alpha=0.02&rhoSchedule=warmup&rhoWarmup=40&samStart=0.6&lr=0.05&batchSize=128&epochs=2&seed=0&labelNoise=0&swaStart=0.75');
+  assert.deepEqual(fromHash(hash), s);
+  for (const over of [{ rhoSchedule: 'lr' }, { rhoSchedule: 'constant', samStart: '0' }, { swaStart: '0' }]) {
+    const t = { ...withSamMode(DEFAULTS, 'msharp'), m: '64', ...over };
+    assert.deepEqual(fromHash(toHash(t)), t, JSON.stringify(over));
+  }
+  assert.match(toHash(withSamMode(DEFAULTS, 'msharp')), /&sam=msharp&rho=0\.05&m=32&lr=/);
+  assert.match(toHash(withSamMode(DEFAULTS, 'msam')), /&sam=msam&rho=0\.3&lr=/);
+  assert.match(toHash(withSamMode(DEFAULTS, 'nstep')), /&sam=nstep&rho=0\.05&n=2&lr=/, 'an empty α is left out');
+  assert.doesNotMatch(toHash({ ...DEFAULTS, rhoSchedule: 'lr' }), /rhoWarmup/, 'warm-up steps only with the warm-up schedule');
+
+  // What the hash omits gets its default: off, the mode's ρ schedule, 100 warm-up steps, α = ρ.
+  const omitted = fromHash('#sam=nstep&rhoSchedule=warmup');
+  assert.deepEqual([omitted.n, omitted.alpha, omitted.rhoWarmup, omitted.samStart, omitted.swaStart], ['2', '', '100', '', '']);
+  assert.deepEqual(fromHash('#sam=msharp&batchSize=64').m, '32');
+  // Kept as typed, so the page shows the message; an unknown schedule falls back to the default.
+  assert.equal(fromHash('#swaStart=2').swaStart, '2');
+  assert.match(validate(fromHash('#sam=msharp&m=30')).m, /divide the batch size/);
+  assert.equal(fromHash('#rhoSchedule=cosine').rhoSchedule, '');
+  // Settings without SAM are ignored with sam=none (and left out of its hash).
+  const none = fromHash('#sam=none&samStart=0.5&rhoSchedule=lr&swaStart=0.5');
+  assert.deepEqual([none.samStart, none.rhoSchedule, none.swaStart], ['', '', '0.5']);
+  assert.doesNotMatch(toHash({ ...withSamMode(DEFAULTS, 'none'), samStart: '0.5', rhoSchedule: 'lr' }), /samStart|rhoSchedule/);
+  // They belong to the run, not to one mode: a change of mode keeps them.
+  const kept = withSamMode({ ...DEFAULTS, samStart: '0.5', rhoSchedule: 'lr', swaStart: '0.7' }, 'msharp');
+  assert.deepEqual([kept.samStart, kept.rhoSchedule, kept.swaStart], ['0.5', 'lr', '0.7']);
 });
