@@ -4,6 +4,9 @@
 // and loss charts share one step axis, so a step that has only one kind of point holds null for
 // the other (spanGaps joins the test points into a line).
 //
+// With SWA on, every evaluation also tests the running mean of the weights: the "SWA test" series
+// of the accuracy and loss charts, null (a gap: nothing drawn) before averaging starts.
+//
 // The SAM read-outs can be null for a real reason: no L(w+ε) without SAM, with S2-SAM, or in a
 // LookSAM update made only of its one-pass steps. Those nulls stay gaps in the line (never zeros,
 // never bridged), and a point with a gap on both sides is drawn as a dot so it stays visible.
@@ -13,6 +16,7 @@ import uPlot from './vendor/uPlot.esm.js';
 const COLORS = {
   train: '#2563eb',
   test: '#ea580c',
+  swa: '#16a34a',
   sharpness: '#7c3aed',
   gradNorm: '#059669',
   cos: '#b91c1c',
@@ -39,12 +43,18 @@ const fixed = (digits) => (_u, v) => (v == null || !Number.isFinite(v) ? '–' :
 
 function emptyTables() {
   return {
-    // [step, train, test] for accuracy and loss (same steps)
-    step: [], trainAccuracy: [], testAccuracy: [], trainLoss: [], testLoss: [],
+    // [step, train, test, SWA test] for accuracy and loss (same steps)
+    step: [], trainAccuracy: [], testAccuracy: [], swaAccuracy: [], trainLoss: [], testLoss: [], swaLoss: [],
     // [step, sharpness, ‖g0‖, cos] for the SAM read-outs (train points only)
     samStep: [], sharpness: [], gradNorm: [], cos: [],
   };
 }
+
+/** The SWA average's test points: joined across train-only steps, nothing before its first point. */
+const swaSeries = () => ({
+  label: 'SWA test', stroke: COLORS.swa, width: 2, dash: [6, 3], spanGaps: true, show: false,
+  points: { show: true, size: 5 }, value: fixed(4),
+});
 
 function chartOptions(kind) {
   const base = {
@@ -68,6 +78,7 @@ function chartOptions(kind) {
         stepSeries,
         { label: 'train', stroke: COLORS.train, width: 1.5, spanGaps: true, value: fixed(4) },
         { label: 'test', stroke: COLORS.test, width: 2, spanGaps: true, points: { show: true, size: 5 }, value: fixed(4) },
+        swaSeries(),
       ],
     };
   }
@@ -80,6 +91,7 @@ function chartOptions(kind) {
         stepSeries,
         { label: 'train', stroke: COLORS.train, width: 1.5, spanGaps: true, value: fixed(4) },
         { label: 'test', stroke: COLORS.test, width: 2, spanGaps: true, points: { show: true, size: 5 }, value: fixed(4) },
+        swaSeries(),
       ],
     };
   }
@@ -112,6 +124,8 @@ export class Charts {
       this.plots[kind] = new uPlot(chartOptions(kind), this.dataFor(kind), el);
     }
     this.frame = 0;
+    this.swa = null;
+    this.setSwa(false);
     this.observer = new ResizeObserver(() => this.resize());
     for (const el of Object.values(figures)) this.observer.observe(el);
     this.resize();
@@ -119,9 +133,20 @@ export class Charts {
 
   dataFor(kind) {
     const t = this.tables;
-    if (kind === 'accuracy') return [t.step, t.trainAccuracy, t.testAccuracy];
-    if (kind === 'loss') return [t.step, t.trainLoss, t.testLoss];
+    if (kind === 'accuracy') return [t.step, t.trainAccuracy, t.testAccuracy, t.swaAccuracy];
+    if (kind === 'loss') return [t.step, t.trainLoss, t.testLoss, t.swaLoss];
     return [t.samStep, t.sharpness, t.gradNorm, t.cos];
+  }
+
+  /** Show the SWA series (and its legend entry) only while SWA is on, or has points. */
+  setSwa(on) {
+    const show = Boolean(on) || this.tables.swaAccuracy.some((v) => v !== null);
+    if (show === this.swa) return;
+    this.swa = show;
+    for (const kind of ['accuracy', 'loss']) {
+      this.plots[kind].setSeries(3, { show });
+      (this.figures[kind].closest('.chart') ?? this.figures[kind]).classList.toggle('swa-off', !show);
+    }
   }
 
   /** Chart size follows the width of its container (setSize on every resize). */
@@ -144,6 +169,8 @@ export class Charts {
     t.trainLoss.push(m.loss);
     t.testAccuracy.push(null);
     t.testLoss.push(null);
+    t.swaAccuracy.push(null);
+    t.swaLoss.push(null);
     t.samStep.push(m.step);
     // null (no read-out in this update) stays null: a gap, not a zero.
     const orNull = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -153,21 +180,29 @@ export class Charts {
     this.redrawSoon();
   }
 
+  /** An evaluation: `e.swa` ({loss, accuracy} of the SWA average, or null) is optional. */
   addTest(e) {
     const t = this.tables;
+    const swaAccuracy = e.swa ? e.swa.accuracy : null;
+    const swaLoss = e.swa ? e.swa.loss : null;
     // Steps only grow, so the point belongs at the end (or at the train point of the same step).
     let i = t.step.length;
     while (i > 0 && t.step[i - 1] > e.step) i--;
     if (i > 0 && t.step[i - 1] === e.step) {
       t.testAccuracy[i - 1] = e.accuracy;
       t.testLoss[i - 1] = e.loss;
+      t.swaAccuracy[i - 1] = swaAccuracy;
+      t.swaLoss[i - 1] = swaLoss;
     } else {
       t.step.splice(i, 0, e.step);
       t.trainAccuracy.splice(i, 0, null);
       t.trainLoss.splice(i, 0, null);
       t.testAccuracy.splice(i, 0, e.accuracy);
       t.testLoss.splice(i, 0, e.loss);
+      t.swaAccuracy.splice(i, 0, swaAccuracy);
+      t.swaLoss.splice(i, 0, swaLoss);
     }
+    if (swaAccuracy !== null) this.setSwa(true);
     this.redrawSoon();
   }
 
@@ -196,10 +231,11 @@ export class Charts {
     const t = this.tables;
     const copy = (a) => a.slice();
     return {
-      accuracy: { step: copy(t.step), train: copy(t.trainAccuracy), test: copy(t.testAccuracy) },
-      loss: { step: copy(t.step), train: copy(t.trainLoss), test: copy(t.testLoss) },
+      accuracy: { step: copy(t.step), train: copy(t.trainAccuracy), test: copy(t.testAccuracy), swa: copy(t.swaAccuracy) },
+      loss: { step: copy(t.step), train: copy(t.trainLoss), test: copy(t.testLoss), swa: copy(t.swaLoss) },
       sam: { step: copy(t.samStep), sharpness: copy(t.sharpness), gradNorm: copy(t.gradNorm), cos: copy(t.cos) },
       // How many points each uPlot instance holds right now.
+      swaShown: this.swa,
       drawn: Object.fromEntries(Object.entries(this.plots).map(([k, p]) => [k, p.data?.[0]?.length ?? 0])),
     };
   }

@@ -7,8 +7,9 @@
 // Restart makes a fresh one.
 
 import {
-  DEFAULT_LR, KEYS, LIVE_KEYS, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, fromHash, isActive,
-  parseNumber, passesPerStep, samParams, structureKey, toHash, toTrainerConfig, validate, withSamMode,
+  DEFAULT_LR, KEYS, LIVE_KEYS, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
+  SAM_RUN_KEYS, fromHash, isActive, parseNumber, passesPerStep, samParams, structureKey, swaOn, toHash,
+  toTrainerConfig, validate, withSamMode,
 } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
@@ -94,6 +95,7 @@ function onSettingInput(event) {
     const next = withSamMode(readSettings(), event.target.value, page.linkHash);
     for (const p of samParams(next.sam)) $(p).value = next[p];
     for (const p of SAM_PARAM_KEYS) delete page.workerErrors[p];
+    delete page.workerErrors.optimizer; // MSAM's "needs SGD with momentum"
   }
   delete page.workerErrors[key];
   history.replaceState(null, '', toHash(readSettings()));
@@ -400,10 +402,13 @@ function render() {
   const settings = readSettings();
   for (const key of KEYS) {
     const live = LIVE_KEYS.includes(key);
-    // Hyperparameters of the other SAM modes are hidden (renderSamMode) and never sent.
+    // Settings not in use (hyperparameters of the other SAM modes, …) are hidden and never sent.
     $(key).disabled = !isActive(settings, key) || (!live && !STRUCTURAL_STATES.has(s));
   }
+  for (const key of SAM_RUN_KEYS) $(key).closest('.field').hidden = !isActive(settings, key);
   renderSamMode(settings);
+  renderRunNotes(settings);
+  page.charts?.setSwa(swaOn(settings));
   $('start').disabled = noGpu || !canStart();
   $('pause').disabled = noGpu || page.pausing || !(s === 'running' || (s === 'paused' && valid && !busy()));
   $('pause').textContent = s === 'paused' ? 'Resume' : 'Pause';
@@ -425,6 +430,8 @@ function renderSamMode(settings) {
     const label = field.querySelector('label');
     const text = info?.labels?.[key] ?? SAM_PARAM_LABELS[key];
     if (label.textContent !== text) label.textContent = text;
+    const placeholder = info?.placeholders?.[key] ?? SAM_PARAM_PLACEHOLDERS[key] ?? '';
+    if ($(key).placeholder !== placeholder) $(key).placeholder = placeholder;
   }
   $('sam-info').hidden = !info;
   if (!info) return;
@@ -435,14 +442,39 @@ function renderSamMode(settings) {
     $('sam-paper').href = info.paper.url;
   }
   const passes = shownPassesPerStep(settings);
+  const latePhase = mode !== 'none' && parseNumber(settings.samStart) > 0;
   let text = passes === null ? '–' : String(Number(passes.toFixed(2)));
   if (mode === 'looksam' && passes !== null) text += ` (2 on each k-th step, 1 between)`;
-  $('sam-passes-value').textContent = text;
-  $('sam-chart-note').textContent = {
+  if (latePhase && passes !== null && passes !== 1) text += ' (1 before late-phase SAM starts)';
+  if ($('sam-passes-value').textContent !== text) $('sam-passes-value').textContent = text;
+  let note = {
     none: 'No SAM: there is no L(w+ε) or g1, so only ‖g0‖ is drawn.',
     s2sam: "S2-SAM has no L(w+ε) read-out (it perturbs along the previous step's gradient): no sharpness or cos(g0, g1).",
+    msam: 'MSAM has no L(w+ε) read-out (its one pass is at the perturbed point): no sharpness or cos(g0, g1).',
     looksam: 'LookSAM reads L(w+ε) only on its SAM steps (every k-th step); an update without one leaves a gap.',
   }[mode] ?? '';
+  if (latePhase && SAM_INFO[mode]?.sharpness !== 'never') {
+    note = `${note} Late-phase SAM: no L(w+ε) before SAM starts (a gap).`.trim();
+  }
+  if ($('sam-chart-note').textContent !== note) $('sam-chart-note').textContent = note;
+}
+
+/** The notes under the ρ schedule, late-phase SAM and SWA fields: shown while the setting is on. */
+function renderRunNotes(settings) {
+  const steps = parseNumber(settings.rhoWarmup);
+  const schedule = {
+    constant: settings.sam === 'gsam'
+      ? 'ρ stays at its value all run (GSAM would otherwise tie it to the learning rate).'
+      : 'ρ stays at its value all run.',
+    lr: "ρ follows the learning rate (GSAM's rule, between ρ_min and ρ). The page trains at a constant learning rate, so ρ stays ρ.",
+    warmup: `ρ grows linearly from ρ/${Number.isInteger(steps) && steps > 0 ? steps : 'N'} to ρ over the first ${Number.isInteger(steps) && steps > 0 ? steps : 'N'} steps, then stays.`,
+  }[settings.rhoSchedule] ?? '';
+  const note = $('rhoSchedule-note');
+  if (note.textContent !== schedule) note.textContent = schedule;
+  note.hidden = !schedule || !isActive(settings, 'rhoSchedule');
+  const on = (key) => isActive(settings, key) && String(settings[key] ?? '').trim() !== '';
+  $('samStart-note').hidden = !on('samStart');
+  $('swaStart-note').hidden = !on('swaStart');
 }
 
 /** Passes per step: the trainer's own number once it is built for these settings, else the mode's. */
@@ -487,7 +519,8 @@ function renderStatus() {
     ? `${Math.round(m.samplesPerSecond).toLocaleString('en')} samples/s (${m.msPerStep.toFixed(1)} ms/step)`
     : '';
   const e = page.lastEval;
-  $('status-test').textContent = e ? `test accuracy ${(e.accuracy * 100).toFixed(2)}% (step ${e.step})` : '';
+  const swa = e?.swa ? ` · SWA ${(e.swa.accuracy * 100).toFixed(2)}%` : '';
+  $('status-test').textContent = e ? `test accuracy ${(e.accuracy * 100).toFixed(2)}%${swa} (step ${e.step})` : '';
   // wgpu names the adapter from the browser's (often empty) adapter info; the page's own
   // requestAdapter() knows the vendor and architecture.
   let adapter = (info.adapter ?? '').trim();
@@ -566,13 +599,19 @@ async function main() {
   startWorker();
 }
 
+function copyEval(e) {
+  return { ...e, ...(e.swa !== undefined && { swa: e.swa && { ...e.swa } }) };
+}
+
 // Read-only view for tests and the curious (the page never reads it).
 window.samlab = Object.freeze({
   get state() { return page.state; },
   get info() { return { ...page.info }; },
   get latest() { return page.latest && { ...page.latest }; },
-  get lastEval() { return page.lastEval && { ...page.lastEval }; },
-  get evals() { return page.evals.map((e) => ({ ...e })); },
+  /** Evaluations carry `swa` ({loss, accuracy, samples} of the SWA average, or null before it
+   *  starts) when SWA is on. */
+  get lastEval() { return page.lastEval && copyEval(page.lastEval); },
+  get evals() { return page.evals.map(copyEval); },
   get history() { return page.charts?.snapshot() ?? null; },
   get firstStepMs() { return page.firstStepMs; },
   get errors() { return page.errorLog.slice(); },

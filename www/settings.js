@@ -8,22 +8,27 @@ export const DATASETS = ['mnist', 'fashion-mnist'];
 export const MODELS = ['mlp'];
 /** Page optimizers: "sgd" is plain SGD (momentum 0), "momentum" is SGD with momentum 0.9. */
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'];
-export const SAM_MODES = ['none', 'sam', 'asam', 'asam-davda54', 'gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf'];
+export const SAM_MODES = [
+  'none', 'sam', 'asam', 'asam-davda54', 'gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf', 'msam', 'nstep', 'msharp',
+];
+/** ρ schedules: "" leaves it to the mode (constant; GSAM: tied to lr), "warmup" takes rhoWarmup steps. */
+export const RHO_SCHEDULES = ['', 'constant', 'lr', 'warmup'];
 
 /** ρ that suits each SAM mode (the trainer's own defaults; they live on different scales). */
 export const DEFAULT_RHO = {
   none: '0.05', sam: '0.05', asam: '0.5', 'asam-davda54': '2.0', gsam: '0.05', fsam: '0.1',
-  looksam: '0.3', s2sam: '0.05', crsam: '0.1', 'sam-linf': '0.005',
+  looksam: '0.3', s2sam: '0.05', crsam: '0.1', 'sam-linf': '0.005', msam: '0.3', nstep: '0.05', msharp: '0.05',
 };
 /** Learning rate that suits each optimizer (the trainer's own defaults). */
 export const DEFAULT_LR = { sgd: '0.05', momentum: '0.05', adam: '0.001', adamw: '0.001' };
 
 /**
  * The SAM variants' own hyperparameters besides ρ, with the trainer's (reference) defaults.
- * Setting key = Trainer config key. rhoMin is optional: empty means ρ_min = ρ.
+ * Setting key = Trainer config key. rhoMin is optional: empty means ρ_min = ρ (and so is n-step's
+ * α: see SAM_INFO.nstep.optional).
  */
 export const SAM_PARAM_DEFAULTS = Object.freeze({
-  eta: '0.01', alpha: '0.2', sigma: '1', lambda: '0.95', k: '5', gamma: '0.1', beta: '0.01', rhoMin: '',
+  eta: '0.01', alpha: '0.2', sigma: '1', lambda: '0.95', k: '5', gamma: '0.1', beta: '0.01', rhoMin: '', n: '2', m: '32',
 });
 /** Every SAM hyperparameter a mode can have (ρ included), in the page's order. */
 export const SAM_PARAM_KEYS = ['rho', ...Object.keys(SAM_PARAM_DEFAULTS)];
@@ -32,6 +37,8 @@ export const SAM_PARAM_KEYS = ['rho', ...Object.keys(SAM_PARAM_DEFAULTS)];
  * What the page says about each SAM mode: its name in the select, the hyperparameters it takes
  * (in field and hash order), labels that differ from the generic ones, the forward/backward
  * passes per step, whether it reads out L(w+ε) on every step, a one-line explanation and the paper.
+ * `defaults` overrides SAM_PARAM_DEFAULTS for this mode, `optional` lists its hyperparameters that
+ * may stay empty (= ρ; left to the trainer), `placeholders` what an empty field shows.
  * Details and the exact rules: docs/sam-variants.md.
  */
 export const SAM_INFO = Object.freeze({
@@ -87,13 +94,32 @@ export const SAM_INFO = Object.freeze({
     about: 'Moves every weight by ρ·sign(g0): the worst point of an ℓ∞ ball, so ρ is far smaller than SAM\'s.',
     paper: { text: 'the p = ∞ ball of Foret et al., ICLR 2021 (general p-norm form)', url: 'https://arxiv.org/abs/2010.01412' },
   },
+  msam: {
+    name: 'MSAM (momentum direction)', params: ['rho'], passes: 1, sharpness: 'never',
+    about: 'One pass per step: the gradient is taken at w − ρ·v/‖v‖, along the negative SGD momentum v, so it needs SGD with momentum and has no L(w+ε) read-out.',
+    paper: { text: 'Becker et al., 2024', url: 'https://arxiv.org/abs/2401.12033' },
+  },
+  nstep: {
+    name: 'n-step SAM (multi-step ascent)', params: ['rho', 'n', 'alpha'], passes: null, sharpness: 'always',
+    labels: { alpha: 'α (ascent step)' }, defaults: { alpha: '' }, optional: ['alpha'], placeholders: { alpha: '= ρ' },
+    about: 'n normalised ascent steps of size α from w, each projected back into the ρ-ball, then the gradient at the point reached (n = 1 with α = ρ is SAM).',
+    paper: { text: 'Andriushchenko & Flammarion, ICML 2022', url: 'https://arxiv.org/abs/2206.06232' },
+  },
+  msharp: {
+    name: 'm-sharpness (an ε per m rows)', params: ['rho', 'm'], passes: 2, sharpness: 'always',
+    about: 'Splits the batch into sub-batches of m rows, perturbs each by its own ε and steps with the mean of their gradients (m = batch size is SAM).',
+    paper: { text: 'Foret et al., ICLR 2021, §4 (m-sharpness)', url: 'https://arxiv.org/abs/2010.01412' },
+  },
 });
 
 /** Generic field labels of the SAM hyperparameters (SAM_INFO[mode].labels may override). */
 export const SAM_PARAM_LABELS = Object.freeze({
   rho: 'ρ (radius)', eta: 'η (ASAM offset)', alpha: 'α', sigma: 'σ (EMA weight)', lambda: 'λ (EMA decay)',
   k: 'k (refresh every)', gamma: 'γ (curvature)', beta: 'β (difference)', rhoMin: 'ρ_min (optional)',
+  n: 'n (ascent steps)', m: 'm (rows per ε)',
 });
+/** What an empty SAM hyperparameter field shows (SAM_INFO[mode].placeholders may override). */
+export const SAM_PARAM_PLACEHOLDERS = Object.freeze({ rhoMin: '= ρ' });
 
 /** The hyperparameters a SAM mode takes (ρ first; none for "none" or an unknown mode). */
 export function samParams(mode) {
@@ -102,8 +128,16 @@ export function samParams(mode) {
 
 /** Reference default of a SAM hyperparameter for a mode (ρ depends on the mode). */
 export function samParamDefault(mode, key) {
-  return key === 'rho' ? (DEFAULT_RHO[mode] ?? DEFAULT_RHO.sam) : SAM_PARAM_DEFAULTS[key];
+  if (key === 'rho') return DEFAULT_RHO[mode] ?? DEFAULT_RHO.sam;
+  return SAM_INFO[mode]?.defaults?.[key] ?? SAM_PARAM_DEFAULTS[key];
 }
+
+/** May this hyperparameter of this mode stay empty (= ρ, left to the trainer)? */
+export function isOptionalParam(mode, key) {
+  return key === 'rhoMin' || Boolean(SAM_INFO[mode]?.optional?.includes(key));
+}
+
+const isEmpty = (text) => String(text ?? '').trim() === '';
 
 export const DEFAULTS = Object.freeze({
   dataset: 'mnist',
@@ -113,21 +147,31 @@ export const DEFAULTS = Object.freeze({
   sam: 'sam',
   rho: DEFAULT_RHO.sam,
   ...SAM_PARAM_DEFAULTS,
+  // How any SAM mode runs (not with "none"): ρ schedule, its warm-up steps, late-phase start.
+  rhoSchedule: '',
+  rhoWarmup: '100',
+  samStart: '',
   lr: DEFAULT_LR.momentum,
   batchSize: '128',
   epochs: '2',
   seed: '0',
   labelNoise: '0',
+  swaStart: '',
 });
 
 /** Settings names (one page input each), in the order they appear in the URL hash. The hash holds
- *  only the SAM hyperparameters of the chosen mode (see toHash). */
+ *  only the settings in use (isActive), and leaves out the optional ones left empty (see toHash). */
 export const KEYS = Object.keys(DEFAULTS);
+
+/** Settings of every SAM mode but "none" (rhoWarmup only with the warm-up schedule). */
+export const SAM_RUN_KEYS = ['rhoSchedule', 'rhoWarmup', 'samStart'];
+/** Settings that may stay empty, which turns them off (or leaves them to the trainer). */
+export const OPTIONAL_KEYS = ['rhoSchedule', 'samStart', 'swaStart'];
 
 /** Settings the worker can change on a live trainer (everything else needs a new one). */
 export const LIVE_KEYS = ['lr', 'rho'];
 
-const CHOICES = { dataset: DATASETS, model: MODELS, optimizer: OPTIMIZERS, sam: SAM_MODES };
+const CHOICES = { dataset: DATASETS, model: MODELS, optimizer: OPTIMIZERS, sam: SAM_MODES, rhoSchedule: RHO_SCHEDULES };
 
 const MAX_HIDDEN_LAYERS = 4;
 const MAX_WIDTH = 4096;
@@ -135,6 +179,7 @@ const MAX_BATCH = 4096;
 const MAX_EPOCHS = 1000;
 const MAX_SEED = 2 ** 32 - 1;
 const MAX_K = 9e15; // the Trainer's limit for whole numbers
+const MAX_N = 64; // the Trainer's limit for n-step's ascent steps
 
 /** A number typed by a person: decimal or exponent notation, nothing else ("", "abc", "1,5" → NaN). */
 export function parseNumber(text) {
@@ -158,7 +203,16 @@ export function parseHidden(text) {
 }
 
 /** SAM hyperparameters that take any finite number ≥ 0, with the symbol their messages use. */
-const NON_NEGATIVE = { rho: 'ρ', eta: 'η', alpha: 'α', sigma: 'σ', gamma: 'γ', beta: 'β' };
+const NON_NEGATIVE = { rho: 'ρ', eta: 'η', alpha: 'α', sigma: 'σ', gamma: 'γ', beta: 'β', rhoMin: 'ρ_min' };
+
+/** The divisor of `total` nearest to `m` (the smaller one on a tie). */
+function nearestDivisor(total, m) {
+  let best = 1;
+  for (let d = 1; d <= total; d++) {
+    if (total % d === 0 && Math.abs(d - m) < Math.abs(best - m)) best = d;
+  }
+  return best;
+}
 
 /** Messages for the SAM hyperparameters of the chosen mode (the others are not checked or sent). */
 function validateSamParams(s) {
@@ -166,21 +220,42 @@ function validateSamParams(s) {
   for (const key of samParams(s.sam)) {
     const v = parseNumber(s[key]);
     const example = samParamDefault(s.sam, key);
+    if (isOptionalParam(s.sam, key) && isEmpty(s[key])) continue;
     if (NON_NEGATIVE[key]) {
-      if (!(Number.isFinite(v) && v >= 0)) errors[key] = `${NON_NEGATIVE[key]} must be a number of at least 0 (try ${example}).`;
+      if (!(Number.isFinite(v) && v >= 0)) {
+        const symbol = NON_NEGATIVE[key];
+        errors[key] = isOptionalParam(s.sam, key)
+          ? `${symbol} must be a number of at least 0, or empty for ${symbol} = ρ.`
+          : `${symbol} must be a number of at least 0 (try ${example}).`;
+      }
     } else if (key === 'lambda') {
       if (!(Number.isFinite(v) && v >= 0 && v <= 1)) errors.lambda = `λ is a decay rate: a number from 0 to 1 (try ${example}).`;
     } else if (key === 'k') {
       if (parseWholeNumber(s.k, 1, MAX_K) === null) {
         errors.k = `k must be a whole number of at least 1: a SAM step every k steps (try ${example}).`;
       }
-    } else if (key === 'rhoMin') {
-      if (String(s.rhoMin ?? '').trim() !== '' && !(Number.isFinite(v) && v >= 0)) {
-        errors.rhoMin = 'ρ_min must be a number of at least 0, or empty for ρ_min = ρ.';
+    } else if (key === 'n') {
+      if (parseWholeNumber(s.n, 1, MAX_N) === null) {
+        errors.n = `n must be a whole number from 1 to ${MAX_N}: the ascent steps of each update (try ${example}; 1 is SAM).`;
+      }
+    } else if (key === 'm') {
+      const m = parseWholeNumber(s.m, 1, MAX_BATCH);
+      const batch = parseWholeNumber(s.batchSize, 1, MAX_BATCH);
+      if (m === null) {
+        errors.m = `m must be a whole number of at least 1: the rows that share one ε (try ${example}).`;
+      } else if (batch !== null && batch % m !== 0) {
+        errors.m = `m must divide the batch size (${batch}) so that every sub-batch has m rows: try ${nearestDivisor(batch, m)}.`;
       }
     }
   }
   return errors;
+}
+
+/** A fraction of the run in [0, 1), or empty for off. */
+function isFractionOrEmpty(text) {
+  if (isEmpty(text)) return true;
+  const v = parseNumber(text);
+  return Number.isFinite(v) && v >= 0 && v < 1;
 }
 
 /**
@@ -190,7 +265,13 @@ function validateSamParams(s) {
 export function validate(s) {
   const errors = {};
   for (const [key, choices] of Object.entries(CHOICES)) {
-    if (!choices.includes(s[key])) errors[key] = `Choose one of: ${choices.join(', ')}.`;
+    if (isActive(s, key) && !choices.includes(s[key])) {
+      errors[key] = `Choose one of: ${choices.map((c) => c || '(the mode\'s default)').join(', ')}.`;
+    }
+  }
+  // MSAM perturbs along the SGD momentum buffer: it has nothing to follow without one.
+  if (s.sam === 'msam' && OPTIMIZERS.includes(s.optimizer) && s.optimizer !== 'momentum') {
+    errors.optimizer = 'MSAM perturbs along the SGD momentum buffer: choose "SGD + momentum 0.9" (or another SAM mode).';
   }
   const lr = parseNumber(s.lr);
   // No upper limits on lr and ρ: watching a run diverge is part of the lesson (the worker pauses
@@ -215,13 +296,23 @@ export function validate(s) {
   if (!(Number.isFinite(noise) && noise >= 0 && noise < 1)) {
     errors.labelNoise = 'Label noise is a share of the training labels: at least 0 and below 1 (e.g. 0.2).';
   }
+  if (isActive(s, 'rhoWarmup') && parseWholeNumber(s.rhoWarmup, 1, MAX_K) === null) {
+    errors.rhoWarmup = 'The warm-up must be a whole number of steps, at least 1 (e.g. 100).';
+  }
+  if (isActive(s, 'samStart') && !isFractionOrEmpty(s.samStart)) {
+    errors.samStart = 'Late-phase SAM starts at a fraction of the run: at least 0 and below 1 (e.g. 0.5), or empty for SAM from the start.';
+  }
+  if (!isFractionOrEmpty(s.swaStart)) {
+    errors.swaStart = 'SWA starts at a fraction of the run: at least 0 and below 1 (e.g. 0.75), or empty for no averaging.';
+  }
   return errors;
 }
 
 /**
  * Valid settings → {dataset, config} for the worker's `create` message. `config` uses the
  * Trainer's keys and leaves out what does not apply (momentum for Adam, ρ without SAM, the
- * hyperparameters of the other SAM modes, an empty ρ_min).
+ * hyperparameters of the other SAM modes, an empty ρ_min or n-step α, an empty ρ schedule,
+ * late-phase start or SWA start).
  */
 export function toTrainerConfig(s) {
   const sgdFamily = s.optimizer === 'sgd' || s.optimizer === 'momentum';
@@ -238,29 +329,52 @@ export function toTrainerConfig(s) {
   };
   if (sgdFamily) config.momentum = s.optimizer === 'momentum' ? 0.9 : 0;
   for (const key of samParams(s.sam)) {
-    // rhoMin is optional: empty leaves it to the trainer (ρ_min = ρ).
-    if (key === 'rhoMin' && String(s.rhoMin ?? '').trim() === '') continue;
+    // Optional ones (ρ_min, n-step's α) left empty are left to the trainer (= ρ).
+    if (isOptionalParam(s.sam, key) && isEmpty(s[key])) continue;
     config[key] = parseNumber(s[key]);
   }
+  if (isActive(s, 'rhoSchedule') && !isEmpty(s.rhoSchedule)) {
+    config.rhoSchedule = s.rhoSchedule === 'warmup' ? `warmup:${parseNumber(s.rhoWarmup)}` : s.rhoSchedule;
+  }
+  if (isActive(s, 'samStart') && !isEmpty(s.samStart)) config.samStart = parseNumber(s.samStart);
+  if (!isEmpty(s.swaStart)) config.swaStart = parseNumber(s.swaStart);
   return { dataset: s.dataset, config };
 }
 
-/** Is `key` a setting these settings use (not a hyperparameter of another SAM mode)? */
+/**
+ * Is `key` a setting these settings use? Not a hyperparameter of another SAM mode, not the ρ
+ * schedule or late-phase start without SAM, not the warm-up steps without the warm-up schedule.
+ */
 export function isActive(s, key) {
-  return !SAM_PARAM_KEYS.includes(key) || samParams(s.sam).includes(key);
+  if (SAM_PARAM_KEYS.includes(key)) return samParams(s.sam).includes(key);
+  if (SAM_RUN_KEYS.includes(key)) {
+    const sam = SAM_MODES.includes(s.sam) && s.sam !== 'none';
+    return key === 'rhoWarmup' ? sam && s.rhoSchedule === 'warmup' : sam;
+  }
+  return true;
+}
+
+/** Is the SWA average on (a valid fraction given)? */
+export function swaOn(s) {
+  return !isEmpty(s.swaStart) && isFractionOrEmpty(s.swaStart);
 }
 
 /**
  * A key for "would these settings build the same trainer?": every setting in use except the ones
- * a live trainer can change (lr, ρ).
+ * a live trainer can change (lr, ρ). n-step's empty α is the ρ the trainer was built with, so
+ * there ρ is part of the structure too (a change before Start builds a new trainer).
  */
 export function structureKey(s) {
-  return JSON.stringify(KEYS.filter((k) => !LIVE_KEYS.includes(k) && isActive(s, k)).map((k) => [k, s[k]]));
+  const rhoBuiltIn = s.sam === 'nstep' && isEmpty(s.alpha);
+  const live = (k) => LIVE_KEYS.includes(k) && !(k === 'rho' && rhoBuiltIn);
+  return JSON.stringify(KEYS.filter((k) => !live(k) && isActive(s, k)).map((k) => [k, s[k]]));
 }
 
 /**
- * Forward/backward passes per step of the chosen mode (LookSAM: 1 + 1/k on average); null while
- * LookSAM's k is invalid. The trainer reports the same number (Trainer.passesPerStep).
+ * Forward/backward passes per step of the chosen mode (LookSAM: 1 + 1/k on average; n-step:
+ * n + 1); null while LookSAM's k or n-step's n is invalid. The trainer reports the same number
+ * (Trainer.passesPerStep) until it has trained. Late-phase SAM's plain steps before the switch
+ * take 1 pass; this is the number of the SAM steps.
  */
 export function passesPerStep(s) {
   const info = SAM_INFO[s.sam];
@@ -268,6 +382,10 @@ export function passesPerStep(s) {
   if (s.sam === 'looksam') {
     const k = parseWholeNumber(s.k, 1, MAX_K);
     return k === null ? null : 1 + 1 / k;
+  }
+  if (s.sam === 'nstep') {
+    const n = parseWholeNumber(s.n, 1, MAX_N);
+    return n === null ? null : n + 1;
   }
   return info.passes;
 }
@@ -303,23 +421,27 @@ export function fromHash(hash) {
   }
   // Values are kept as typed (an invalid one gets its message on the page).
   for (const key of samParams(s.sam)) s[key] = params.has(key) ? params.get(key) : samParamDefault(s.sam, key);
+  // Settings these settings do not use (late-phase start without SAM, …) keep their defaults.
+  for (const key of KEYS) if (!SAM_PARAM_KEYS.includes(key) && !isActive(s, key)) s[key] = DEFAULTS[key];
   if (!params.has('lr') && params.has('optimizer')) s.lr = DEFAULT_LR[s.optimizer];
   return s;
 }
 
 /**
- * The URL hash for settings: every setting, so a shared link reproduces the run exactly, but of
- * the SAM hyperparameters only the chosen mode's, right after `sam` (an empty ρ_min is left out).
+ * The URL hash for settings: every setting in use, so a shared link reproduces the run exactly,
+ * of the SAM hyperparameters only the chosen mode's, right after `sam`; optional settings left
+ * empty (ρ_min, n-step's α, ρ schedule, late-phase and SWA start) are left out.
  */
 export function toHash(s) {
   const params = new URLSearchParams();
   for (const key of KEYS) {
-    if (SAM_PARAM_KEYS.includes(key)) continue;
+    if (SAM_PARAM_KEYS.includes(key) || !isActive(s, key)) continue;
+    if (OPTIONAL_KEYS.includes(key) && isEmpty(s[key])) continue;
     params.set(key, String(s[key] ?? ''));
     if (key !== 'sam') continue;
     for (const p of samParams(s.sam)) {
       const value = String(s[p] ?? '');
-      if (p === 'rhoMin' && value.trim() === '') continue;
+      if (isOptionalParam(s.sam, p) && isEmpty(value)) continue;
       params.set(p, value);
     }
   }

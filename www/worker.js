@@ -19,7 +19,8 @@
 //    totalSteps, stepsPerEpoch, passesPerStep, adapter, dataset, trainCount, testCount, evalEvery}
 //   {type:'metrics', step, epoch, steps, loss, accuracy, gradNorm, sharpness, cosG0G1,
 //    nonfiniteSteps, samplesPerSecond, msPerStep, lr}   (means over the steps since the last one)
-//   {type:'eval', step, epoch, loss, accuracy, samples}
+//   {type:'eval', step, epoch, loss, accuracy, samples, swa?}   swa (only with config.swaStart):
+//                                     {loss, accuracy, samples} of the SWA average, null before it starts
 //   {type:'saved', bytes, step}       {type:'loaded', step}
 //   {type:'error', message, hint, field?, fatal?, detail?}   fatal: the engine is dead, restart the worker
 //   {type:'log', level, text}         console.error output of the engine (forwarded; the page's console
@@ -50,6 +51,7 @@ let chunkSteps = 1; // the first chunk is one step, so the first point appears a
 let evalEvery = 0;
 let nextEvalStep = 0;
 let lastEvalStep = -1;
+let swa = false; // config.swaStart was given: every evaluation also tests the SWA average
 const dataCache = new Map(); // dataset name → Promise<Uint8Array[4]>
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
@@ -107,13 +109,18 @@ class UserError extends Error {
 // The SAM hyperparameters come first: their messages may mention SAM or a mode ("F-SAM's default").
 const FIELD_PATTERNS = [
   ['labelNoise', /label[_ ]?noise/i],
+  ['m', /m-sharpness needs|\bm must\b/],
   ['batchSize', /batch[_ ]?size/i],
+  ['samStart', /\bsamStart\b|start_fraction|late-phase/i],
+  ['swaStart', /\bswaStart\b|swa_start/i],
+  ['rhoSchedule', /rho[_ ]?schedule/i],
   ['rhoMin', /\brho_?min\b|ρ_min/i],
   ['eta', /\beta\b|η/],
   ['alpha', /\balpha\b|α/],
   ['sigma', /\bsigma\b|σ/],
   ['lambda', /\blambda\b|λ/],
   ['k', /\bk must\b/],
+  ['n', /\bn must\b/],
   ['gamma', /\bgamma\b|γ/],
   ['beta', /\bbeta\b|β/],
   ['lr', /\blr\b|learning[_ ]rate/i],
@@ -221,6 +228,7 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     info = {};
     lastEvalStep = -1;
     chunkSteps = 1;
+    swa = config.swaStart !== undefined && config.swaStart !== null;
     setState('loading', { detail: 'Loading the data' });
     const [trainImages, trainLabels, testImages, testLabels] = await loadData(dataset);
     await engine;
@@ -261,12 +269,18 @@ function trainChunk(n) {
   });
 }
 
-/** Evaluate on the whole test split and post the result (callers hold the queue). */
+/** Evaluate on the whole test split (and the SWA average, when on) and post the result (callers
+ *  hold the queue). */
 async function evaluateNow() {
   const e = await trainer.evaluate();
+  const message = { type: 'eval', loss: num(e.loss), accuracy: num(e.accuracy), samples: num(e.samples) };
+  if (swa) {
+    const a = await trainer.evaluateAverage(); // null before averaging starts
+    message.swa = a ? { loss: num(a.loss), accuracy: num(a.accuracy), samples: num(a.samples) } : null;
+  }
   const s = snapshot();
   lastEvalStep = s.step;
-  post({ type: 'eval', step: s.step, epoch: s.epoch, loss: num(e.loss), accuracy: num(e.accuracy), samples: num(e.samples) });
+  post({ ...message, step: s.step, epoch: s.epoch });
 }
 
 function evaluate() {
