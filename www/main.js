@@ -451,6 +451,7 @@ function renderSamMode(settings) {
     none: 'No SAM: there is no L(w+ε) or g1, so only ‖g0‖ is drawn.',
     s2sam: "S2-SAM has no L(w+ε) read-out (it perturbs along the previous step's gradient): no sharpness or cos(g0, g1).",
     msam: 'MSAM has no L(w+ε) read-out (its one pass is at the perturbed point): no sharpness or cos(g0, g1).',
+    sampa: 'SAMPa has no L(w+ε) read-out (its gradients are on different batches and points): no sharpness or cos(g0, g1).',
     looksam: 'LookSAM reads L(w+ε) only on its SAM steps (every k-th step); an update without one leaves a gap.',
   }[mode] ?? '';
   if (latePhase && SAM_INFO[mode]?.sharpness !== 'never') {

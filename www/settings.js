@@ -10,6 +10,7 @@ export const MODELS = ['mlp'];
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'];
 export const SAM_MODES = [
   'none', 'sam', 'asam', 'asam-davda54', 'gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf', 'msam', 'nstep', 'msharp',
+  'sampa',
 ];
 /** ρ schedules: "" leaves it to the mode (constant; GSAM: tied to lr), "warmup" takes rhoWarmup steps. */
 export const RHO_SCHEDULES = ['', 'constant', 'lr', 'warmup'];
@@ -18,6 +19,7 @@ export const RHO_SCHEDULES = ['', 'constant', 'lr', 'warmup'];
 export const DEFAULT_RHO = {
   none: '0.05', sam: '0.05', asam: '0.5', 'asam-davda54': '2.0', gsam: '0.05', fsam: '0.1',
   looksam: '0.3', s2sam: '0.05', crsam: '0.1', 'sam-linf': '0.005', msam: '0.3', nstep: '0.05', msharp: '0.05',
+  sampa: '0.1',
 };
 /** Learning rate that suits each optimizer (the trainer's own defaults). */
 export const DEFAULT_LR = { sgd: '0.05', momentum: '0.05', adam: '0.001', adamw: '0.001' };
@@ -104,6 +106,12 @@ export const SAM_INFO = Object.freeze({
     labels: { alpha: 'α (ascent step)' }, defaults: { alpha: '' }, optional: ['alpha'], placeholders: { alpha: '= ρ' },
     about: 'n normalised ascent steps of size α from w, each projected back into the ρ-ball, then the gradient at the point reached (n = 1 with α = ρ is SAM).',
     paper: { text: 'Andriushchenko & Flammarion, ICML 2022', url: 'https://arxiv.org/abs/2206.06232' },
+  },
+  sampa: {
+    name: 'SAMPa (two parallel gradients)', params: ['rho', 'lambda'], passes: 2, sharpness: 'never',
+    labels: { lambda: 'λ (look-ahead weight)' }, defaults: { lambda: '0.2' },
+    about: "Two independent gradients per step, at w + ε on the previous batch and at SGD's look-ahead point on this one, mixed 1−λ : λ; plain SGD only, no L(w+ε) read-out.",
+    paper: { text: 'Xie, Pethick & Cevher, NeurIPS 2024', url: 'https://github.com/LIONS-EPFL/SAMPa' },
   },
   msharp: {
     name: 'm-sharpness (an ε per m rows)', params: ['rho', 'm'], passes: 2, sharpness: 'always',
@@ -272,6 +280,10 @@ export function validate(s) {
   // MSAM perturbs along the SGD momentum buffer: it has nothing to follow without one.
   if (s.sam === 'msam' && OPTIMIZERS.includes(s.optimizer) && s.optimizer !== 'momentum') {
     errors.optimizer = 'MSAM perturbs along the SGD momentum buffer: choose "SGD + momentum 0.9" (or another SAM mode).';
+  }
+  // SAMPa builds its look-ahead point from a plain SGD step.
+  if (s.sam === 'sampa' && (s.optimizer === 'adam' || s.optimizer === 'adamw')) {
+    errors.optimizer = 'SAMPa looks ahead with an SGD step: choose "SGD" or "SGD + momentum 0.9" (or another SAM mode).';
   }
   const lr = parseNumber(s.lr);
   // No upper limits on lr and ρ: watching a run diverge is part of the lesson (the worker pauses

@@ -136,11 +136,11 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
     const expected = {
       none: [], sam: ['rho'], asam: ['rho', 'eta'], 'asam-davda54': ['rho'], gsam: ['rho', 'alpha', 'rhoMin'],
       fsam: ['rho', 'sigma', 'lambda'], looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'],
-      msam: ['rho'], nstep: ['rho', 'n', 'alpha'], msharp: ['rho', 'm'], 'sam-linf': ['rho'],
+      msam: ['rho'], nstep: ['rho', 'n', 'alpha'], msharp: ['rho', 'm'], 'sam-linf': ['rho'], sampa: ['rho', 'lambda'],
     };
     const passes = {
       none: '1', sam: '2', asam: '2', 'asam-davda54': '2', gsam: '2', fsam: '2', looksam: '1.14', s2sam: '1', crsam: '3',
-      msam: '1', nstep: '3', msharp: '2', 'sam-linf': '2',
+      msam: '1', nstep: '3', msharp: '2', 'sam-linf': '2', sampa: '2',
     };
     // Late-phase SAM, the ρ schedule and SWA: the first two only with a SAM mode, warm-up steps only with warm-up.
     const runFields = () => page.evaluate(() => ['rhoSchedule', 'rhoWarmup', 'samStart', 'swaStart'].filter((k) => !document.getElementById(k).closest('.field').hidden));

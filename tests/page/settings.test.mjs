@@ -105,13 +105,14 @@ const MODE_DEFAULTS = {
   msam: { rho: '0.3' },
   nstep: { rho: '0.05', n: '2', alpha: '' }, // an empty α is α = ρ (left to the trainer)
   msharp: { rho: '0.05', m: '32' },
+  sampa: { rho: '0.1', lambda: '0.2' },
 };
 
-test('all thirteen SAM modes: their hyperparameters, reference defaults and passes per step', () => {
+test('all fourteen SAM modes: their hyperparameters, reference defaults and passes per step', () => {
   assert.deepEqual(SAM_MODES, Object.keys(MODE_DEFAULTS));
   const passes = {
     none: 1, sam: 2, asam: 2, 'asam-davda54': 2, gsam: 2, fsam: 2, looksam: 1.2, s2sam: 1, crsam: 3, 'sam-linf': 2,
-    msam: 1, nstep: 3, msharp: 2,
+    msam: 1, nstep: 3, msharp: 2, sampa: 2,
   };
   for (const mode of SAM_MODES) {
     const s = withSamMode(DEFAULTS, mode);
@@ -138,9 +139,10 @@ test('all thirteen SAM modes: their hyperparameters, reference defaults and pass
   };
   for (const [mode, id] of Object.entries(arxiv)) assert.equal(SAM_INFO[mode].paper.url, `https://arxiv.org/abs/${id}`, mode);
   assert.match(SAM_INFO['asam-davda54'].paper.url, /davda54\/sam/);
+  assert.match(SAM_INFO.sampa.paper.url, /LIONS-EPFL\/SAMPa/);
 });
 
-test('the page offers the thirteen modes by their readable names (index.html matches SAM_INFO)', () => {
+test('the page offers every mode by their readable names (index.html matches SAM_INFO)', () => {
   const html = readFileSync(new URL('../../www/index.html', import.meta.url), 'utf8');
   const select = html.slice(html.indexOf('<select id="sam"'), html.indexOf('</select>', html.indexOf('<select id="sam"')));
   const options = [...select.matchAll(/<option value="([^"]+)">([^<]+)<\/option>/g)].map((m) => [m[1], m[2]]);
@@ -401,4 +403,17 @@ test('the URL hash carries the new settings when set, and defaults fill the ones
   // They belong to the run, not to one mode: a change of mode keeps them.
   const kept = withSamMode({ ...DEFAULTS, samStart: '0.5', rhoSchedule: 'lr', swaStart: '0.7' }, 'msharp');
   assert.deepEqual([kept.samStart, kept.rhoSchedule, kept.swaStart], ['0.5', 'lr', '0.7']);
+});
+
+test('SAMPa needs an SGD optimizer and sends λ', () => {
+  const sampa = withSamMode(DEFAULTS, 'sampa');
+  assert.deepEqual(validate(sampa), {});
+  for (const optimizer of ['adam', 'adamw']) {
+    assert.match(validate({ ...sampa, optimizer, lr: '0.001' }).optimizer ?? '', /SAMPa looks ahead with an SGD step/, optimizer);
+  }
+  assert.deepEqual(validate({ ...sampa, optimizer: 'sgd' }), {});
+  const config = toTrainerConfig(sampa).config;
+  assert.equal(config.sam, 'sampa');
+  assert.equal(config.lambda, 0.2);
+  assert.equal(config.rho, 0.1);
 });
