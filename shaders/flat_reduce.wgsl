@@ -1,6 +1,7 @@
 // Deterministic two-level reductions over flat parameter-space vectors (all parameters in one
 // buffer), for SAM's global norms and read-outs. PARTIAL: workgroup w sums elements
-// [w·CHUNK, (w+1)·CHUNK) lane-strided then by a fixed tree, into partials[w] (a vec4 of sums).
+// [w·CHUNK, (w+1)·CHUNK) lane-strided, then lane 0 adds the lane sums in order, into
+// partials[w] (a vec4 of sums).
 // FINAL: one workgroup sums the partials the same way into out[SLOT] (a vec4 slot).
 //
 // NORMS:  (Σ (T⊙g)², Σ g², 0, 0) where T is SAM's adaptive scale (ASAM): with ADAPTIVE,
@@ -69,18 +70,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         total = total + term(i);
     }
     lanes[lane] = total;
+    // One barrier, then lane 0 adds the 256 lane sums in order: on CPU adapters (lavapipe,
+    // SwiftShader) a barrier costs far more than 256 additions, and the order stays fixed.
     workgroupBarrier();
-    for (var width = 128u; width > 0u; width = width / 2u) {
-        if (lane < width) {
-            lanes[lane] = lanes[lane] + lanes[lane + width];
-        }
-        workgroupBarrier();
-    }
     if (lane == 0u) {
+        var sum = vec4<f32>(0.0);
+        for (var l = 0u; l < 256u; l = l + 1u) {
+            sum = sum + lanes[l];
+        }
 //#if FINAL
-        out[SLOT] = lanes[0];
+        out[SLOT] = sum;
 //#else
-        partials[wg.x] = lanes[0];
+        partials[wg.x] = sum;
 //#endif
     }
 }

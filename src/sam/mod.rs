@@ -465,11 +465,12 @@ pub fn build_steps(
         }
         SamKind::S2Sam => {
             // d = the previous step's perturbed gradient (zero before the first step, so ε = 0).
-            r.norms(flat.state, Scale::Unit);
+            // Its norm is already in scalars[DIRECTION_SLOT]: the previous step reduced it as
+            // that step's ‖g‖ read-out, and nothing has written the slot since.
             r.perturb(flat.state, Scale::Unit, false);
             r.plan.extend(parts.pass_into[1].clone());
             r.plan.copy(flat.grad1, flat.state);
-            r.norms(flat.grad1, Scale::Unit); // the ‖g‖ read-out
+            r.norms(flat.grad1, Scale::Unit); // the ‖g‖ read-out, and next step's ‖d‖
             r.plan.extend(parts.update_from_saved.clone());
             r.plan.extend(parts.metrics_after_perturbed.clone());
             vec![r.finish(1)]
