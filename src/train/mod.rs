@@ -477,11 +477,16 @@ impl Trainer {
     /// Submits the evaluation of the whole test split; read (and clear) the returned accumulator
     /// and pass it to `EvalMetrics::from_accumulator`.
     pub fn submit_evaluation(&mut self) -> BufView {
+        self.submit_over_test_split(&self.eval_plan);
+        self.eval_metrics.clone()
+    }
+
+    /// Runs `plan` once per evaluation batch of the test split.
+    fn submit_over_test_split(&self, plan: &Plan) {
         for start in (0..self.test_split.count).step_by(self.eval_rows) {
             self.test_split.set_cursor(start);
-            self.gpu.submit(&[&self.eval_plan]);
+            self.gpu.submit(&[plan]);
         }
-        self.eval_metrics.clone()
     }
 
     /// Loss and accuracy of the SWA average on the test split (None before averaging starts).
@@ -498,11 +503,7 @@ impl Trainer {
         if self.engine.averaged() == 0 {
             return None;
         }
-        let plan = self.average_eval_plan.as_ref()?;
-        for start in (0..self.test_split.count).step_by(self.eval_rows) {
-            self.test_split.set_cursor(start);
-            self.gpu.submit(&[plan]);
-        }
+        self.submit_over_test_split(self.average_eval_plan.as_ref()?);
         Some(self.eval_metrics.clone())
     }
 

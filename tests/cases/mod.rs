@@ -414,49 +414,25 @@ fn relative_error(got: &[f32], want: &[f64]) -> (f64, f64) {
 pub async fn three_steps_match_the_reference(gpu: &Arc<Gpu>) {
     let fixture: Value = serde_json::from_str(include_str!("../golden/mlp_steps.json"))
         .expect("mlp_steps.json parses");
-    let sizes: Vec<usize> = fixture["sizes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    let model = Mlp::new(&sizes);
-    let mut initial = vec![0.0f32; model.layout.total_len];
-    for spec in &model.layout.specs {
-        let data = floats(&fixture["init"][&spec.name]);
-        assert_eq!(data.len(), spec.len(), "{}", spec.name);
-        for (dst, v) in initial[spec.offset..spec.offset + spec.len()]
-            .iter_mut()
-            .zip(data)
-        {
-            *dst = v as f32;
-        }
-    }
-    let batches = fixture["batches"].as_array().unwrap();
-    let rows = batches[0]["y"].as_array().unwrap().len();
+    let (model, initial, batches) = fixture_setup(&fixture);
+    let rows = batches[0].1.len();
     let cases = fixture["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 10, "fixture lost cases");
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let config = config_for(case);
         let batch = Batch {
-            x: gpu.alloc(rows * sizes[0]),
+            x: gpu.alloc(rows * model.inputs()),
             labels: gpu.alloc(rows),
             rows,
         };
         let mut engine = StepEngine::new(gpu, &model, &config, &initial, &batch, Plan::new());
         for (t, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let x: Vec<f32> = floats(&batches[t]["x"]).iter().map(|&v| v as f32).collect();
-            let y: Vec<u32> = batches[t]["y"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as u32)
-                .collect();
+            let (x, y) = &batches[t];
             gpu.queue
-                .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(&x));
+                .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(x));
             gpu.queue
-                .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(&y));
+                .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(y));
             engine.step(config.optimizer.lr, config.sam.rho(), true, false);
 
             let stats1 = gpu.read_f32(&engine.stats1).await.unwrap();
