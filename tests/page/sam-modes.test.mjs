@@ -136,7 +136,8 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
     const expected = {
       none: [], sam: ['rho'], asam: ['rho', 'eta'], 'asam-davda54': ['rho'], gsam: ['rho', 'alpha', 'rhoMin'],
       fsam: ['rho', 'sigma', 'lambda'], looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'],
-      msam: ['rho'], nstep: ['rho', 'n', 'alpha'], msharp: ['rho', 'm'], 'sam-linf': ['rho'], sampa: ['rho', 'lambda'],
+      msam: ['rho'], nstep: ['rho', 'n', 'alpha'], msharp: ['rho', 'm'], sampa: ['rho', 'lambda'],
+      'sam-linf': ['rho'], // last: the checks after the loop expect SAM-L∞ to be selected
     };
     const passes = {
       none: '1', sam: '2', asam: '2', 'asam-davda54': '2', gsam: '2', fsam: '2', looksam: '1.14', s2sam: '1', crsam: '3',
