@@ -11,6 +11,8 @@ override XI: f32 = 1e-12;
 override ETA: f32 = 0.0;
 override WEIGHTS_ONLY: bool = false;
 override NORM_SLOT: u32 = 0u;
+// Which component of scalars[NORM_SLOT] holds ‖T⊙d‖² (MSAM reads ‖v‖² from a DOTS slot's z).
+override NORM_COMPONENT: u32 = 0u;
 // −1 ascends against d (MSAM: d is the momentum buffer, the perturbation is along −v).
 override DIRECTION_SIGN: f32 = 1.0;
 
@@ -43,7 +45,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#else
     let wi = w[i];
 //#endif
-    let scale = DIRECTION_SIGN * params.rho / (sqrt(scalars[NORM_SLOT].x) + XI);
+    let scale = DIRECTION_SIGN * params.rho / (sqrt(scalars[NORM_SLOT][NORM_COMPONENT]) + XI);
 //#if SIGN
     let e = params.rho * sign(d[i]);
 //#else

@@ -506,8 +506,8 @@ pub fn build_steps(
         }
         SamKind::Msam => {
             // DIR = −v: the perturbed point w − ρ·v/(‖v‖+ξ) (v = 0 on the first step, so ε = 0).
-            r.norms(flat.momentum, Scale::Unit);
-            r.perturb_along(flat.momentum, -1.0);
+            // ‖v‖² comes from the previous step's closing reduction (component z, see below).
+            r.perturb_along(flat.momentum, -1.0, 2);
             r.plan.extend(parts.pass_into[1].clone());
             if parts.weight_decay != 0.0 {
                 let decay = Kernel::new("sam_rules")
@@ -515,8 +515,10 @@ pub fn build_steps(
                     .constant("WEIGHT_DECAY", parts.weight_decay);
                 r.rule(decay, &[flat.grad1, flat.params, flat.saved]);
             }
-            r.norms(flat.grad1, Scale::Unit); // the ‖g‖ read-out
             r.plan.extend(parts.update_from_saved.clone());
+            // One reduction after the update serves twice: (⟨v, g⟩, ‖g‖², ‖v‖²) gives this
+            // step's ‖g‖ read-out and the next step's ‖v‖ (v changes only in the update).
+            r.dots_into(flat.momentum, flat.grad1, DIRECTION_SLOT);
             r.plan.extend(parts.metrics_after_perturbed.clone());
             vec![r.finish(1)]
         }
@@ -734,12 +736,17 @@ impl Recorder<'_, '_> {
     }
 
     fn dots_of(&mut self, g0: &BufView, g1: &BufView) {
+        self.dots_into(g0, g1, DOTS_SLOT);
+    }
+
+    /// (⟨a, b⟩, ‖b‖², ‖a‖²) into scalars[slot].
+    fn dots_into(&mut self, a: &BufView, b: &BufView, slot: u32) {
         self.reduce(
             Kernel::new("flat_reduce").define("DOTS"),
-            g0,
-            Some(g1),
+            a,
+            Some(b),
             &[],
-            DOTS_SLOT,
+            slot,
         );
     }
 
@@ -775,11 +782,12 @@ impl Recorder<'_, '_> {
     }
 
     /// saved = w; w += sign·ρ·d/(‖d‖ + ξ).
-    fn perturb_along(&mut self, d: &BufView, sign: f32) {
+    fn perturb_along(&mut self, d: &BufView, sign: f32, norm_component: u32) {
         let len = self.flat.params.len;
         let kernel = Kernel::new("sam_perturb")
             .constant("LEN", len as u32)
             .constant("NORM_SLOT", DIRECTION_SLOT)
+            .constant("NORM_COMPONENT", norm_component)
             .constant("XI", XI)
             .constant("DIRECTION_SIGN", sign);
         let f = self.flat;
