@@ -293,14 +293,6 @@ impl Gpu {
         }
         self.queue.submit(Some(encoder.finish()));
     }
-
-    /// Number of distinct pipelines compiled so far.
-    pub fn pipeline_count(&self) -> usize {
-        self.pipelines
-            .lock()
-            .expect("pipeline cache poisoned")
-            .len()
-    }
 }
 
 /// Workgroup counts for `threads` invocations of a 1-D kernel with `WORKGROUP_1D` lanes, folded

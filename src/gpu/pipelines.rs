@@ -95,10 +95,6 @@ impl PipelineCache {
         self.pipelines.insert(key, pipeline.clone());
         pipeline
     }
-
-    pub fn len(&self) -> usize {
-        self.pipelines.len()
-    }
 }
 
 /// Keeps or drops the lines between `//#if NAME`, `//#else` and `//#endif` (nestable), so one WGSL

@@ -16,11 +16,6 @@ pub enum Command {
         dst_offset: u64,
         bytes: u64,
     },
-    Clear {
-        buffer: wgpu::Buffer,
-        offset: u64,
-        bytes: u64,
-    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -52,23 +47,8 @@ impl Plan {
         });
     }
 
-    pub fn clear(&mut self, view: &super::BufView) {
-        self.commands.push(Command::Clear {
-            buffer: view.buffer.clone(),
-            offset: view.offset,
-            bytes: view.bytes(),
-        });
-    }
-
-    pub fn dispatch_count(&self) -> usize {
-        self.commands
-            .iter()
-            .filter(|c| matches!(c, Command::Dispatch { .. }))
-            .count()
-    }
-
     /// Consecutive dispatches share one compute pass (WebGPU orders and makes visible the writes of
-    /// each dispatch to the next); copies and clears go between passes.
+    /// each dispatch to the next); copies go between passes.
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
         let mut i = 0;
         while i < self.commands.len() {
@@ -98,14 +78,6 @@ impl Plan {
                     bytes,
                 } => {
                     encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes);
-                    i += 1;
-                }
-                Command::Clear {
-                    buffer,
-                    offset,
-                    bytes,
-                } => {
-                    encoder.clear_buffer(buffer, *offset, Some(*bytes));
                     i += 1;
                 }
             }

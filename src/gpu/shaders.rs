@@ -19,21 +19,3 @@ pub fn source(name: &str) -> &'static str {
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
     }
 }
-
-/// Every shader name, so a test can compile each one on the adapter at hand.
-pub const ALL: &[&str] = &[
-    "matmul",
-    "relu",
-    "binary",
-    "scale",
-    "fill",
-    "bias",
-    "reduce",
-    "cross_entropy",
-    "batch",
-    "flat_reduce",
-    "sam_perturb",
-    "sam_rules",
-    "optimizer",
-    "metrics",
-];
