@@ -6,12 +6,25 @@
 //
 // TRANS_A: A is stored [K,M] (read as Aᵀ); TRANS_B: B is stored [N,K] (a PyTorch Linear weight).
 // ACCUMULATE: C += result instead of C = result.
+// Batched: workgroup z is the batch index; operand offsets are BASE + z·STRIDE elements (a stride
+// of 0 shares an operand, e.g. one conv filter bank for every sample). Bases and strides are
+// multiples of 4 wherever the operand's VEC4 is on.
 
 override M: u32;
 override N: u32;
 override K: u32;
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
+override STRIDE_A: u32 = 0u;
+override STRIDE_B: u32 = 0u;
+override STRIDE_C: u32 = 0u;
+override BASE_A: u32 = 0u;
+override BASE_B: u32 = 0u;
+override BASE_C: u32 = 0u;
+
+var<private> a_off: u32;
+var<private> b_off: u32;
+var<private> c_off: u32;
 
 //#if A_VEC4
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
@@ -31,27 +44,29 @@ override WG_Y: u32 = 8u;
 
 // Four consecutive elements of A starting at `base`, of which the first `valid` are in range.
 fn load_a(base: u32, valid: u32) -> vec4<f32> {
+    let i = a_off + base;
 //#if A_VEC4
-    return a[base / 4u];
+    return a[i / 4u];
 //#else
     var v = vec4<f32>(0.0);
-    if (valid > 0u) { v.x = a[base]; }
-    if (valid > 1u) { v.y = a[base + 1u]; }
-    if (valid > 2u) { v.z = a[base + 2u]; }
-    if (valid > 3u) { v.w = a[base + 3u]; }
+    if (valid > 0u) { v.x = a[i]; }
+    if (valid > 1u) { v.y = a[i + 1u]; }
+    if (valid > 2u) { v.z = a[i + 2u]; }
+    if (valid > 3u) { v.w = a[i + 3u]; }
     return v;
 //#endif
 }
 
 fn load_b(base: u32, valid: u32) -> vec4<f32> {
+    let i = b_off + base;
 //#if B_VEC4
-    return b[base / 4u];
+    return b[i / 4u];
 //#else
     var v = vec4<f32>(0.0);
-    if (valid > 0u) { v.x = b[base]; }
-    if (valid > 1u) { v.y = b[base + 1u]; }
-    if (valid > 2u) { v.z = b[base + 2u]; }
-    if (valid > 3u) { v.w = b[base + 3u]; }
+    if (valid > 0u) { v.x = b[i]; }
+    if (valid > 1u) { v.y = b[i + 1u]; }
+    if (valid > 2u) { v.z = b[i + 2u]; }
+    if (valid > 3u) { v.w = b[i + 3u]; }
     return v;
 //#endif
 }
@@ -81,14 +96,14 @@ fn b_col(n: u32, k0: u32, kv: u32) -> vec4<f32> {
 fn store_row(m: u32, n0: u32, nv: u32, value: vec4<f32>) {
     if (m >= M) { return; }
 //#if C_VEC4
-    let i = (m * N + n0) / 4u;
+    let i = (c_off + m * N + n0) / 4u;
 //#if ACCUMULATE
     c[i] = c[i] + value;
 //#else
     c[i] = value;
 //#endif
 //#else
-    let base = m * N + n0;
+    let base = c_off + m * N + n0;
     for (var j = 0u; j < nv; j = j + 1u) {
 //#if ACCUMULATE
         c[base + j] = c[base + j] + value[j];
@@ -104,6 +119,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n0 = gid.x * 4u;
     let m0 = gid.y * 4u;
     if (m0 >= M || n0 >= N) { return; }
+    a_off = BASE_A + gid.z * STRIDE_A;
+    b_off = BASE_B + gid.z * STRIDE_B;
+    c_off = BASE_C + gid.z * STRIDE_C;
     let mv = min(4u, M - m0);
     let nv = min(4u, N - n0);
 

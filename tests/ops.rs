@@ -18,6 +18,11 @@ fn every_op_matches_the_jax_fixtures() {
 }
 
 #[test]
+fn conv_pool_and_batch_norm_match_the_jax_fixtures() {
+    block_on(cases::conv_ops_match_the_jax_fixtures(&gpu()));
+}
+
+#[test]
 fn matmul_matches_cpu_reference_on_awkward_shapes() {
     block_on(cases::matmul_matches_cpu_reference_on_awkward_shapes(&gpu()));
 }

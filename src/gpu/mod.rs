@@ -29,6 +29,9 @@ pub const OFFSET_ALIGNMENT_BYTES: u64 = 256;
 /// Elements (f32/u32) per alignment unit.
 pub const ALIGN_ELEMS: usize = (OFFSET_ALIGNMENT_BYTES / 4) as usize;
 
+/// Number of independent scratch buffers `Gpu::workspace` keeps.
+pub const WORKSPACE_SLOTS: usize = 2;
+
 /// Invocations per workgroup used by 1-D kernels: the most SwiftShader allows.
 pub const WORKGROUP_1D: u32 = 256;
 
@@ -110,6 +113,8 @@ pub struct Gpu {
     /// Set when the device is lost or reports an error nobody captured; every read checks it, so
     /// faults surface as errors (on the page: a message) rather than panics.
     fault: Arc<Mutex<Option<GpuError>>>,
+    /// Scratch shared by every plan on this device (see `workspace`).
+    workspace: Mutex<[Option<wgpu::Buffer>; WORKSPACE_SLOTS]>,
 }
 
 impl Gpu {
@@ -159,6 +164,7 @@ impl Gpu {
             pipelines: Mutex::new(PipelineCache::default()),
             pool: Arc::new(Mutex::new(BufferPool::default())),
             fault,
+            workspace: Mutex::new([None, None]),
         }))
     }
 
@@ -189,6 +195,33 @@ impl Gpu {
             bytes,
             STORAGE_USAGE,
         );
+        BufView {
+            buffer,
+            offset: 0,
+            len,
+        }
+    }
+
+    /// A scratch buffer of at least `len` elements shared by all plans on this device, for data
+    /// that lives only between two consecutive dispatches of one op (a convolution's column
+    /// tensor). Plans run one after another on the queue, so sharing is safe and keeps memory
+    /// at one op's need instead of the sum over every layer and pass. When a larger one is needed,
+    /// a new buffer replaces it; plans built earlier keep theirs alive through their bind groups.
+    /// Separate `slot`s are separate buffers, for a dispatch that reads one scratch and writes
+    /// another (WebGPU forbids a buffer bound writable twice in one dispatch).
+    pub fn workspace(&self, slot: usize, len: usize) -> BufView {
+        let mut slots = self.workspace.lock().expect("workspace poisoned");
+        let slot = &mut slots[slot];
+        let bytes = (len.max(1) as u64 * 4).next_multiple_of(OFFSET_ALIGNMENT_BYTES);
+        if slot.as_ref().is_none_or(|b| b.size() < bytes) {
+            *slot = Some(self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("workspace"),
+                size: bytes,
+                usage: STORAGE_USAGE,
+                mapped_at_creation: false,
+            }));
+        }
+        let buffer = slot.as_ref().expect("set above").clone();
         BufView {
             buffer,
             offset: 0,

@@ -16,6 +16,10 @@ pub fn source(name: &str) -> &'static str {
         "sam_rules" => include_str!("../../shaders/sam_rules.wgsl"),
         "optimizer" => include_str!("../../shaders/optimizer.wgsl"),
         "metrics" => include_str!("../../shaders/metrics.wgsl"),
+        "conv" => include_str!("../../shaders/conv.wgsl"),
+        "channel" => include_str!("../../shaders/channel.wgsl"),
+        "pool" => include_str!("../../shaders/pool.wgsl"),
+        "dropout" => include_str!("../../shaders/dropout.wgsl"),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
     }
 }

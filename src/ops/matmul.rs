@@ -82,26 +82,70 @@ pub fn matmul_into(
     k: usize,
     layout: MatmulLayout,
 ) {
+    batched_matmul_into(g, a, b, c, [m, n, k], layout, Batch::ONE);
+}
+
+/// How many products one batched launch computes, where the first operands start and how far apart
+/// (in elements) consecutive ones sit; a stride of 0 shares that operand across the batch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Batch {
+    pub count: usize,
+    pub base: [usize; 3],
+    pub stride: [usize; 3],
+}
+
+impl Batch {
+    pub const ONE: Batch = Batch {
+        count: 1,
+        base: [0; 3],
+        stride: [0; 3],
+    };
+}
+
+/// `count` products C_i = op(A_i)·op(B_i) of the same shape `[m, n, k]` in one launch (workgroup z
+/// is i). Convolutions use it per sample with the filter bank shared.
+pub fn batched_matmul_into(
+    g: &mut Graph,
+    a: &BufView,
+    b: &BufView,
+    c: &BufView,
+    [m, n, k]: [usize; 3],
+    layout: MatmulLayout,
+    batch: Batch,
+) {
     let trans_a = layout == MatmulLayout::TN;
     let trans_b = layout == MatmulLayout::NT;
     let a_contiguous = if trans_a { m } else { k };
     let b_contiguous = if trans_b { k } else { n };
+    let vec4 = |contiguous: usize, i: usize| {
+        contiguous % 4 == 0 && batch.base[i] % 4 == 0 && batch.stride[i] % 4 == 0
+    };
     let kernel = Kernel::new("matmul")
         .define_if(trans_a, "TRANS_A")
         .define_if(trans_b, "TRANS_B")
-        .define_if(a_contiguous.is_multiple_of(4), "A_VEC4")
-        .define_if(b_contiguous.is_multiple_of(4), "B_VEC4")
-        .define_if(n.is_multiple_of(4), "C_VEC4")
+        .define_if(vec4(a_contiguous, 0), "A_VEC4")
+        .define_if(vec4(b_contiguous, 1), "B_VEC4")
+        .define_if(vec4(n, 2), "C_VEC4")
         .constant("M", m as u32)
         .constant("N", n as u32)
         .constant("K", k as u32)
         .constant("WG_X", WG)
-        .constant("WG_Y", WG);
+        .constant("WG_Y", WG)
+        .constant("STRIDE_A", batch.stride[0] as u32)
+        .constant("STRIDE_B", batch.stride[1] as u32)
+        .constant("STRIDE_C", batch.stride[2] as u32)
+        .constant("BASE_A", batch.base[0] as u32)
+        .constant("BASE_B", batch.base[1] as u32)
+        .constant("BASE_C", batch.base[2] as u32);
     let tiles_n = n.div_ceil(4) as u32;
     let tiles_m = m.div_ceil(4) as u32;
     g.launch(
         &kernel,
         &[a, b, c],
-        [tiles_n.div_ceil(WG), tiles_m.div_ceil(WG), 1],
+        [
+            tiles_n.div_ceil(WG),
+            tiles_m.div_ceil(WG),
+            batch.count as u32,
+        ],
     );
 }

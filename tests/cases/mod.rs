@@ -773,3 +773,129 @@ pub async fn sampa_matches_the_reference(gpu: &Arc<Gpu>) {
         }
     }
 }
+
+/// Builds the op of a tests/golden/conv_ops.json case; BatchNorm's running statistics (uploaded
+/// from the case) are returned so the caller can check their update.
+pub fn build_conv_op(
+    op: &str,
+    params: &Value,
+    gpu: &Arc<Gpu>,
+) -> (Box<BuildOp>, Option<ops::RunningStats>) {
+    let int = |name: &str| params[name].as_u64().expect("integer parameter") as usize;
+    match op {
+        "conv2d" => {
+            let (stride, pad, bias) = (int("stride"), int("padding"), params["bias"] == true);
+            let build = move |g: &mut Graph, t: &[TensorId], _: &BufView| {
+                ops::conv2d(g, t[0], t[1], bias.then(|| t[2]), stride, pad)
+            };
+            (Box::new(build), None)
+        }
+        "max_pool2d" | "avg_pool2d" => {
+            let (k, s, max) = (int("kernel"), int("stride"), op == "max_pool2d");
+            let build = move |g: &mut Graph, t: &[TensorId], _: &BufView| {
+                if max {
+                    ops::max_pool2d(g, t[0], k, s)
+                } else {
+                    ops::avg_pool2d(g, t[0], k, s)
+                }
+            };
+            (Box::new(build), None)
+        }
+        "global_avg_pool" => (Box::new(|g, t, _| ops::global_avg_pool(g, t[0])), None),
+        "batch_norm" | "batch_norm_eval" => {
+            let upload = |name: &str| {
+                let values: Vec<f32> = params[name]
+                    .as_array()
+                    .expect("running statistics")
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect();
+                gpu.upload(&values)
+            };
+            let running = ops::RunningStats {
+                mean: upload("running_mean"),
+                var: upload("running_var"),
+            };
+            let mode = if op == "batch_norm" {
+                ops::NormMode::Train {
+                    update_running: true,
+                }
+            } else {
+                ops::NormMode::Eval
+            };
+            let stats = running.clone();
+            let build = move |g: &mut Graph, t: &[TensorId], _: &BufView| {
+                ops::batch_norm(g, t[0], t[1], t[2], &stats, mode)
+            };
+            (Box::new(build), Some(running))
+        }
+        other => panic!("conv fixture names an op the test does not know: {other}"),
+    }
+}
+
+/// Every case of tests/golden/conv_ops.json (conv2d, pooling, BatchNorm train/eval with the
+/// running-statistics update), forward and backward, on `gpu`.
+pub async fn conv_ops_match_the_jax_fixtures(gpu: &Arc<Gpu>) {
+    let fixture: Value = serde_json::from_str(include_str!("../golden/conv_ops.json"))
+        .expect("conv_ops.json parses");
+    let cases = fixture["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 19, "fixture lost cases");
+    for case in cases {
+        let op = case["op"].as_str().unwrap();
+        let names: Vec<&String> = case["inputs"].as_object().unwrap().keys().collect();
+        let order: Vec<&str> = match op {
+            "conv2d" if names.len() == 3 => vec!["x", "w", "b"],
+            "conv2d" => vec!["x", "w"],
+            "batch_norm" | "batch_norm_eval" => vec!["x", "gamma", "beta"],
+            _ => vec!["x"],
+        };
+        assert_eq!(names.len(), order.len(), "{op}: inputs {names:?}");
+        let inputs: Vec<(Vec<f32>, Vec<usize>)> = order
+            .iter()
+            .map(|n| {
+                let v = &case["inputs"][*n];
+                (floats(v).iter().map(|&x| x as f32).collect(), shape(v))
+            })
+            .collect();
+        let upstream: Vec<f32> = floats(&case["upstream"])
+            .iter()
+            .map(|&x| x as f32)
+            .collect();
+        let (build, running) = build_conv_op(op, &case["params"], gpu);
+        let harness = OpHarness::new(gpu, &inputs, &upstream, &[], &*build);
+        let run = harness.run().await;
+        let what = format!("{op} {:?} {}", inputs[0].1, case["params"]["stride"]);
+        // BatchNorm gradients sum to ~0 per channel, so tolerances scale with the largest value.
+        let scale = |v: &[f64]| v.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+        let want = floats(&case["output"]);
+        assert_close(
+            &format!("{what} forward"),
+            &run.output,
+            &want,
+            1e-5,
+            2e-6 * scale(&want),
+        );
+        for (i, name) in order.iter().enumerate() {
+            let want = floats(&case["grads"][*name]);
+            assert_close(
+                &format!("{what} d/d{name}"),
+                &run.grads[i],
+                &want,
+                1e-5,
+                2e-6 * scale(&want),
+            );
+        }
+        if let (Some(running), Some(expected)) = (running, case.get("running")) {
+            for (view, key) in [(&running.mean, "mean"), (&running.var, "var")] {
+                let want: Vec<f64> = expected[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
+                let got = gpu.read_f32(view).await.unwrap();
+                assert_close(&format!("{what} running {key}"), &got, &want, 1e-5, 1e-6);
+            }
+        }
+    }
+}
