@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
-use samlab::nn::{Mlp, ParamLayout};
+use samlab::nn::{Model, ParamLayout};
 use samlab::train::checkpoint::{from_safetensors, to_safetensors, write_atomically};
 use samlab::train::CheckpointError;
 
 /// The [5, 4, 3] MLP: 0.weight [4, 5], 0.bias [4], 2.weight [3, 4], 2.bias [3].
 fn layout() -> ParamLayout {
-    Mlp::new(&[5, 4, 3]).layout
+    Model::mlp(&[5, 4, 3]).layout
 }
 
 /// A flat vector with distinct, awkward values in every tensor element and zeros in the padding.

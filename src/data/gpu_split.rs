@@ -49,23 +49,51 @@ impl GpuSplit {
     }
 
     /// The next submission gathers samples order[start .. start + rows] (rows past the end of the
-    /// split are padding the loss ignores).
-    pub fn set_cursor(&self, start: usize) {
-        let cursor = [start as u32, self.count as u32, 0, 0];
+    /// split are padding the loss ignores); `salt` (the step number) varies the augmentation.
+    pub fn set_cursor(&self, start: usize, salt: u64) {
+        let cursor = [start as u32, self.count as u32, salt as u32, 0];
         self.gpu
             .queue
             .write_buffer(&self.cursor, 0, bytemuck::cast_slice(&cursor));
     }
 
-    /// A batch buffer pair and the plan that fills it, normalising pixels as (x/255 − mean)/std.
-    pub fn gather_plan(&self, rows: usize, mean: f32, std: f32) -> (Batch, Plan) {
+    /// A batch buffer pair and the plan that fills it, normalising pixels per channel as
+    /// (x/255 − mean[c])/std[c] and, with `augment`, taking seeded random crops and flips.
+    pub fn gather_plan(
+        &self,
+        rows: usize,
+        norm: &Normalisation,
+        augment: Option<u64>,
+    ) -> (Batch, Plan) {
         let x = self.gpu.alloc(rows * self.features);
         let labels = self.gpu.alloc(rows);
-        let kernel = Kernel::new("batch")
+        let [channels, height, width] = norm.shape;
+        let channel = |values: &[f32], c: usize, default: f32| {
+            values
+                .get(c.min(values.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(default)
+        };
+        let mut kernel = Kernel::new("batch")
+            .define_if(augment.is_some(), "AUGMENT")
             .constant("ROWS", rows as u32)
             .constant("FEATURES", self.features as u32)
-            .constant("MEAN", mean)
-            .constant("INV_STD", 1.0 / std);
+            .constant("PLANE", (self.features / channels.max(1)) as u32)
+            .constant("HEIGHT", height as u32)
+            .constant("WIDTH", width as u32)
+            .constant("SEED", augment.unwrap_or(0) as u32);
+        for (c, (mean, inv_std)) in [
+            ("MEAN0", "INV_STD0"),
+            ("MEAN1", "INV_STD1"),
+            ("MEAN2", "INV_STD2"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            kernel = kernel
+                .constant(mean, channel(&norm.mean, c, 0.0))
+                .constant(inv_std, 1.0 / channel(&norm.std, c, 1.0));
+        }
         let cursor = BufView {
             buffer: self.cursor.clone(),
             offset: 0,
@@ -86,6 +114,15 @@ impl GpuSplit {
         ));
         (Batch { x, labels, rows }, plan)
     }
+}
+
+/// How a split's bytes become network inputs: sample shape and per-channel mean and std (at most
+/// three channels).
+#[derive(Clone, Debug)]
+pub struct Normalisation {
+    pub shape: [usize; 3],
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
 }
 
 impl Drop for GpuSplit {

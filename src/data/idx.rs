@@ -149,6 +149,73 @@ pub enum DataError {
         source: io::Error,
     },
 
+    #[error("{file} is empty: a CIFAR-10 batch holds 3073-byte records (1 label byte, 3072 pixel bytes); the file is incomplete, re-download it")]
+    EmptyBatch { file: String },
+
+    #[error("{file} is truncated: {records} whole 3073-byte CIFAR-10 record(s) and {leftover} byte(s) left over; the file is incomplete or not a CIFAR-10 binary batch (CIFAR-100 records are 3074 bytes), re-download it")]
+    TruncatedRecord {
+        file: String,
+        records: usize,
+        leftover: usize,
+    },
+
+    #[error("{file}: label {value} in record {record} is out of range: CIFAR-10 labels are 0..9; the file is corrupt or not a CIFAR-10 binary batch, re-download it")]
+    CifarLabel {
+        file: String,
+        record: usize,
+        value: u8,
+    },
+
+    #[error("archive is not a valid tar file ({source}, at byte {offset} of the tar stream); is it cifar-10-binary.tar.gz? delete it and re-download it")]
+    Tar {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("archive is truncated: {name} declares {declared} bytes but only {got} follow; the download is incomplete, delete it and re-download it")]
+    TruncatedEntry {
+        name: String,
+        declared: u64,
+        got: usize,
+    },
+
+    #[error("archive entry {name} declares {declared} bytes, more than the {limit}-byte limit for one CIFAR-10 batch; the archive is corrupt or not CIFAR-10, re-download it")]
+    EntryTooLarge {
+        name: String,
+        declared: u64,
+        limit: usize,
+    },
+
+    #[error("archive unpacks to more than {limit} bytes, far more than CIFAR-10 (about 185 MB); it is corrupt or not cifar-10-binary.tar.gz, re-download it")]
+    ArchiveTooLarge { limit: u64 },
+
+    #[error(
+        "{name} appears twice (as {first} and {second}); give one copy of each CIFAR-10 batch"
+    )]
+    DuplicateBatch {
+        name: String,
+        first: String,
+        second: String,
+    },
+
+    #[error("no CIFAR-10 {what} among {looked_in}; give cifar-10-binary.tar.gz (`npm run fetch-data -- --dataset cifar10`) or data_batch_1.bin .. data_batch_5.bin and test_batch.bin from it")]
+    MissingBatch {
+        what: &'static str,
+        looked_in: String,
+    },
+
+    #[error("no CIFAR-10 data in {}: expected cifar-10-binary.tar.gz, cifar-10-batches-bin/*.bin or *.bin there; run `npm run fetch-data -- --dataset cifar10` (needs internet) or download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz into that directory", dir.display())]
+    CifarNotFound { dir: std::path::PathBuf },
+
+    #[error("cannot take {asked} images of class {class} for a stratified subset: the split has only {available}; ask for at most {max_per_class} per class")]
+    SubsetTooSmall {
+        class: u8,
+        asked: usize,
+        available: usize,
+        max_per_class: usize,
+    },
+
     #[error("{}: {source}", path.display())]
     InFile {
         path: std::path::PathBuf,
@@ -168,7 +235,7 @@ fn swapped_hint(found: u32, expected: u32) -> &'static str {
 const IMAGES: &str = "images";
 const LABELS: &str = "labels";
 
-fn is_gzip(bytes: &[u8]) -> bool {
+pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
 }
 

@@ -1,10 +1,11 @@
 //! Data sets: IDX (MNIST-format) files, host-side splits with label noise, and the GPU copy that
 //! batches are gathered from by a kernel (nothing but a cursor crosses to the GPU per step).
 
+pub mod cifar;
 mod gpu_split;
 pub mod idx;
 
-pub use gpu_split::{Batch, GpuSplit};
+pub use gpu_split::{Batch, GpuSplit, Normalisation};
 
 use crate::rng::Rng;
 
@@ -24,9 +25,44 @@ pub struct Dataset {
     pub train: Split,
     pub test: Split,
     pub classes: usize,
-    /// Per-pixel normalisation (x/255 − mean)/std, the usual values for the set.
-    pub mean: f32,
-    pub std: f32,
+    /// One sample's shape, channels × height × width (MNIST [1, 28, 28], CIFAR-10 [3, 32, 32]);
+    /// pixels are stored channel-major (CHW), as both formats do.
+    pub shape: [usize; 3],
+    /// Per-channel normalisation (x/255 − mean[c])/std[c].
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl Dataset {
+    /// The shape and per-channel constants the batch gather needs.
+    pub fn normalisation(&self) -> Normalisation {
+        Normalisation {
+            shape: self.shape,
+            mean: self.mean.clone(),
+            std: self.std.clone(),
+        }
+    }
+
+    /// A data set of `shape`-d samples; normalisation constants are the usual ones for the sets
+    /// we know and the training split's own per-channel statistics otherwise.
+    pub fn new(
+        name: &str,
+        train: Split,
+        test: Split,
+        classes: usize,
+        shape: [usize; 3],
+    ) -> Dataset {
+        let (mean, std) = normalisation(name, &train, shape[0]);
+        Dataset {
+            name: name.to_string(),
+            train,
+            test,
+            classes,
+            shape,
+            mean,
+            std,
+        }
+    }
 }
 
 impl Split {
@@ -41,21 +77,34 @@ impl Split {
 }
 
 /// Normalisation constants for the sets we know (PyTorch/torchvision convention); others get
-/// their own statistics computed from the training split.
-pub fn normalisation(name: &str, train: &Split) -> (f32, f32) {
+/// their own per-channel statistics computed from the training split (CHW layout).
+pub fn normalisation(name: &str, train: &Split, channels: usize) -> (Vec<f32>, Vec<f32>) {
     match name {
-        "mnist" => (0.1307, 0.3081),
-        "fashion-mnist" => (0.2860, 0.3530),
+        "mnist" => (vec![0.1307], vec![0.3081]),
+        "fashion-mnist" => (vec![0.2860], vec![0.3530]),
         _ => {
-            let n = train.pixels.len().max(1) as f64;
-            let mean = train.pixels.iter().map(|&p| p as f64 / 255.0).sum::<f64>() / n;
-            let var = train
-                .pixels
-                .iter()
-                .map(|&p| (p as f64 / 255.0 - mean).powi(2))
-                .sum::<f64>()
-                / n;
-            (mean as f32, var.sqrt().max(1e-3) as f32)
+            let channels = channels.max(1);
+            let plane = train.features / channels;
+            let mut sums = vec![(0.0f64, 0.0f64, 0usize); channels];
+            for sample in train.pixels.chunks_exact(train.features.max(1)) {
+                for (c, values) in sample.chunks_exact(plane.max(1)).enumerate() {
+                    let entry = &mut sums[c.min(channels - 1)];
+                    for &p in values {
+                        let v = p as f64 / 255.0;
+                        entry.0 += v;
+                        entry.1 += v * v;
+                        entry.2 += 1;
+                    }
+                }
+            }
+            sums.iter()
+                .map(|&(sum, squares, n)| {
+                    let n = n.max(1) as f64;
+                    let mean = sum / n;
+                    let var = (squares / n - mean * mean).max(0.0);
+                    (mean as f32, var.sqrt().max(1e-3) as f32)
+                })
+                .unzip()
         }
     }
 }
@@ -86,17 +135,10 @@ impl Dataset {
         let classes = 10u8;
         let (train_images, train_labels) = idx::load_split(dir, "train", classes)?;
         let (test_images, test_labels) = idx::load_split(dir, "t10k", classes)?;
+        let shape = [1, train_images.rows, train_images.cols];
         let train = Split::from_idx(train_images, train_labels);
         let test = Split::from_idx(test_images, test_labels);
-        let (mean, std) = normalisation(name, &train);
-        Ok(Dataset {
-            name: name.to_string(),
-            train,
-            test,
-            classes: classes as usize,
-            mean,
-            std,
-        })
+        Ok(Dataset::new(name, train, test, classes as usize, shape))
     }
 }
 

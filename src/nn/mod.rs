@@ -2,11 +2,11 @@
 //! describes its tensors, initialises them on the host, and records its forward pass on a graph.
 
 mod linear;
-mod mlp;
+mod model;
 mod params;
 
-pub use linear::{linear, linear_init};
-pub use mlp::Mlp;
+pub use linear::linear;
+pub use model::{ForwardContext, Model, ModelKind};
 pub use params::{ParamKind, ParamLayout, ParamSpec};
 
 use crate::autograd::{Graph, TensorId};

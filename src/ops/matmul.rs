@@ -118,7 +118,9 @@ pub fn batched_matmul_into(
     let a_contiguous = if trans_a { m } else { k };
     let b_contiguous = if trans_b { k } else { n };
     let vec4 = |contiguous: usize, i: usize| {
-        contiguous % 4 == 0 && batch.base[i] % 4 == 0 && batch.stride[i] % 4 == 0
+        contiguous.is_multiple_of(4)
+            && batch.base[i].is_multiple_of(4)
+            && batch.stride[i].is_multiple_of(4)
     };
     let kernel = Kernel::new("matmul")
         .define_if(trans_a, "TRANS_A")

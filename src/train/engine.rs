@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::autograd::{BuiltPlan, Graph};
 use crate::data::Batch;
 use crate::gpu::{BufView, Gpu, Kernel, OwnedBuffers, Plan};
-use crate::nn::{bind_parameters, Mlp};
-use crate::ops::cross_entropy;
+use crate::nn::{bind_parameters, ForwardContext, Model};
+use crate::ops::{cross_entropy, NormMode};
 use crate::optim::Optimizer;
 use crate::sam::{
     self, FlatBuffers, PreviousBatch, SamConfig, SamKind, SamUniforms, StepParts, StepPlan,
@@ -29,6 +29,11 @@ pub struct StepEngine {
     pub scalars: BufView,
     /// The training-metrics accumulator (see shaders/metrics.wgsl).
     pub train_metrics: BufView,
+    /// BatchNorm running statistics (the model's state layout).
+    pub norm_state: BufView,
+    /// Dropout's `{seed, step}` uniform, written every step.
+    pub dropout_step: BufView,
+    seed: u32,
     pub optimizer: Optimizer,
     pub plans: Vec<StepPlan>,
     /// The base optimizer's step, for late-phase SAM's steps before the switch.
@@ -52,7 +57,7 @@ pub struct StepEngine {
 impl StepEngine {
     pub fn new(
         gpu: &Arc<Gpu>,
-        model: &Mlp,
+        model: &Model,
         config: &TrainConfig,
         initial: &[f32],
         batch: &Batch,
@@ -76,10 +81,21 @@ impl StepEngine {
             0,
             bytemuck::cast_slice(&layout.weight_mask()),
         );
+        let initial_state = model.init_state();
+        let norm_state = alloc(initial_state.len());
+        gpu.queue
+            .write_buffer(&norm_state.buffer, 0, bytemuck::cast_slice(&initial_state));
         let scalars = alloc(sam::SCALARS_LEN);
         let train_metrics = alloc(METRICS_LEN);
         let sam_uniforms = gpu.alloc_uniform(16);
         owned.keep_buffer(&sam_uniforms);
+        let dropout_uniform = gpu.alloc_uniform(16);
+        owned.keep_buffer(&dropout_uniform);
+        let dropout_step = BufView {
+            buffer: dropout_uniform,
+            offset: 0,
+            len: 4,
+        };
         let sam_uniform_view = BufView {
             buffer: sam_uniforms.clone(),
             offset: 0,
@@ -89,11 +105,20 @@ impl StepEngine {
         // One forward/backward plan per gradient buffer (they share the batch).
         let smoothing = config.label_smoothing as f32;
         let mut graphs = Vec::new();
-        let mut pass = |grads: &BufView| {
+        // BatchNorm folds each batch into its running statistics once per step: in the pass at w
+        // (davda54 semantics), or in the only pass of the one-pass variants (S2-SAM, MSAM).
+        let train_mode = |update_running: bool| NormMode::Train { update_running };
+        let one_pass_at_perturbed = matches!(config.sam.kind, SamKind::S2Sam | SamKind::Msam);
+        let context = |mode: NormMode| ForwardContext {
+            state: &norm_state,
+            mode,
+            step: &dropout_step,
+        };
+        let mut pass = |grads: &BufView, mode: NormMode| {
             let mut g = Graph::new(gpu);
             let x = g.input(batch.x.clone(), &[batch.rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, layout, &params, grads);
-            let logits = model.forward(&mut g, x, &tensors);
+            let logits = model.forward(&mut g, x, &tensors, &context(mode));
             let loss = cross_entropy(&mut g, logits, &batch.labels, smoothing);
             g.backward(loss.loss);
             let built = g.finish();
@@ -101,9 +126,9 @@ impl StepEngine {
             graphs.push(built);
             (plan, loss.stats)
         };
-        let (pass0, stats1) = pass(&grad0);
-        let (pass1, stats2) = pass(&grad1);
-        let (pass2, _) = pass(&grad2);
+        let (pass0, stats1) = pass(&grad0, train_mode(!one_pass_at_perturbed));
+        let (pass1, stats2) = pass(&grad1, train_mode(one_pass_at_perturbed));
+        let (pass2, _) = pass(&grad2, train_mode(false));
 
         // m-sharpness: copy each sub-batch out of the batch (storage offsets must be 256-byte
         // aligned, copies only 4-byte) and give it its own passes at w and at w + ε_j.
@@ -121,11 +146,12 @@ impl StepEngine {
                 split.copy(&batch.x.slice(j * rows * features, rows * features), &x);
                 split.copy(&batch.labels.slice(j * rows, rows), &labels);
                 let sub = Batch { x, labels, rows };
-                let mut sub_pass = |grads: &BufView, total: &BufView| {
+                // Each sub-batch's pass at w updates the running statistics (every sample once).
+                let mut sub_pass = |grads: &BufView, total: &BufView, mode: NormMode| {
                     let mut g = Graph::new(gpu);
                     let x = g.input(sub.x.clone(), &[rows, features]);
                     let tensors = bind_parameters(&mut g, layout, &params, grads);
-                    let logits = model.forward(&mut g, x, &tensors);
+                    let logits = model.forward(&mut g, x, &tensors, &context(mode));
                     let loss = cross_entropy(&mut g, logits, &sub.labels, smoothing);
                     g.backward(loss.loss);
                     let add = Kernel::new("metrics")
@@ -139,8 +165,8 @@ impl StepEngine {
                     plan
                 };
                 let mut pass_at_w = split;
-                pass_at_w.extend(sub_pass(&grad0, &stats1));
-                let pass_perturbed = sub_pass(&grad2, &stats2);
+                pass_at_w.extend(sub_pass(&grad0, &stats1, train_mode(true)));
+                let pass_perturbed = sub_pass(&grad2, &stats2, train_mode(false));
                 sub_batches.push(SubBatch {
                     pass_at_w,
                     pass_perturbed,
@@ -159,7 +185,7 @@ impl StepEngine {
             let mut g = Graph::new(gpu);
             let input = g.input(x.clone(), &[batch.rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, layout, &params, &grad1);
-            let logits = model.forward(&mut g, input, &tensors);
+            let logits = model.forward(&mut g, input, &tensors, &context(train_mode(false)));
             let loss = cross_entropy(&mut g, logits, &labels, smoothing);
             g.backward(loss.loss);
             let built = g.finish();
@@ -245,6 +271,9 @@ impl StepEngine {
             stats2,
             scalars,
             train_metrics,
+            norm_state,
+            dropout_step,
+            seed: config.seed as u32,
             optimizer,
             plans,
             base_plan,
@@ -277,6 +306,10 @@ impl StepEngine {
             .queue
             .write_buffer(&self.sam_uniforms, 0, bytemuck::bytes_of(&uniforms));
         self.optimizer.prepare(lr);
+        let step = [self.seed, self.steps as u32, 0, 0];
+        self.gpu
+            .queue
+            .write_buffer(&self.dropout_step.buffer, 0, bytemuck::cast_slice(&step));
         let plan = match (&self.base_plan, use_sam) {
             (Some(base), false) => base,
             _ => {

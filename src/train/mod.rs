@@ -9,8 +9,9 @@ use std::sync::Arc;
 use crate::autograd::{BuiltPlan, Graph};
 use crate::data::{with_label_noise, Dataset, GpuSplit};
 use crate::gpu::{BufView, Gpu, GpuError, Kernel, OwnedBuffers, Plan};
-use crate::nn::{bind_parameters, Mlp};
-use crate::ops::cross_entropy;
+pub use crate::nn::ModelKind;
+use crate::nn::{bind_parameters, ForwardContext, Model};
+use crate::ops::{cross_entropy, NormMode};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::rng::Rng;
 use crate::sam::{SamConfig, SamKind};
@@ -28,12 +29,6 @@ pub enum TrainError {
     Checkpoint(#[from] CheckpointError),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    Mlp,
-}
-
 /// Everything that defines a run; with the same data set and seed, two runs give the same bits.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,6 +36,10 @@ pub struct TrainConfig {
     pub model: ModelKind,
     /// Hidden widths of the MLP (input and class counts come from the data set).
     pub hidden: Vec<usize>,
+    /// Drop probability of a dropout layer before the classifier (0: none).
+    pub dropout: f64,
+    /// Random crops (4-pixel padding) and horizontal flips of training images (CIFAR-style).
+    pub augment: bool,
     pub optimizer: OptimizerConfig,
     pub sam: SamConfig,
     pub schedule: Schedule,
@@ -64,6 +63,8 @@ impl Default for TrainConfig {
         TrainConfig {
             model: ModelKind::Mlp,
             hidden: vec![256, 256],
+            dropout: 0.0,
+            augment: false,
             optimizer: OptimizerConfig::default(),
             sam: SamConfig::default(),
             schedule: Schedule::Constant,
@@ -118,6 +119,12 @@ impl TrainConfig {
         }
         if self.eval_batch_size == 0 {
             return Err("eval_batch_size must be ≥ 1".into());
+        }
+        if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
+            return Err(format!(
+                "dropout must be in [0, 1), got {} (e.g. 0.25)",
+                self.dropout
+            ));
         }
         if self.hidden.contains(&0) {
             return Err(format!("hidden widths must be ≥ 1, got {:?}", self.hidden));
@@ -191,7 +198,7 @@ const METRICS_LEN: usize = 16;
 
 pub struct Trainer {
     pub config: TrainConfig,
-    pub model: Mlp,
+    pub model: Model,
     gpu: Arc<Gpu>,
     train_split: GpuSplit,
     test_split: GpuSplit,
@@ -227,10 +234,27 @@ impl Trainer {
                 config.batch_size, dataset.train.count
             )));
         }
-        let mut sizes = vec![dataset.train.features];
-        sizes.extend(&config.hidden);
-        sizes.push(dataset.classes);
-        let model = Mlp::new(&sizes);
+        if dataset.shape[0] > 3 || dataset.shape.iter().product::<usize>() != dataset.train.features
+        {
+            return Err(TrainError::Config(format!(
+                "samples of shape {:?} (channels × height × width) do not match {} bytes per sample, or have more than 3 channels",
+                dataset.shape, dataset.train.features
+            )));
+        }
+        let norm = dataset.normalisation();
+        let model = Model::new(
+            config.model,
+            dataset.shape,
+            dataset.classes,
+            &config.hidden,
+            config.dropout,
+        )
+        .map_err(TrainError::Config)?;
+        if model.has_batch_norm() && config.swa_start.is_some() {
+            return Err(TrainError::Config(
+                "swa_start with a BatchNorm model is not supported: the averaged weights would need their own BatchNorm statistics; use a model without BatchNorm (mlp, lenet, tfjs-convnet)".into(),
+            ));
+        }
         let layout = model.layout.clone();
         let len = layout.total_len;
         gpu.check_binding_size("the parameter vector", len as u64 * 4)?;
@@ -255,8 +279,11 @@ impl Trainer {
             None => model.init(config.seed),
         };
         let mut owned = OwnedBuffers::new(gpu);
-        let (batch, load_batch) =
-            train_split.gather_plan(config.batch_size, dataset.mean, dataset.std);
+        let (batch, load_batch) = train_split.gather_plan(
+            config.batch_size,
+            &norm,
+            config.augment.then_some(config.seed),
+        );
         owned.keep(&batch.x);
         owned.keep(&batch.labels);
         let engine = StepEngine::new(gpu, &model, &config, &initial, &batch, load_batch);
@@ -266,7 +293,7 @@ impl Trainer {
 
         // Evaluation: forward only, in batches of eval_batch_size, accumulated on the GPU.
         let eval_rows = config.eval_batch_size.min(dataset.test.count.max(1));
-        let (eval_batch, eval_load) = test_split.gather_plan(eval_rows, dataset.mean, dataset.std);
+        let (eval_batch, eval_load) = test_split.gather_plan(eval_rows, &norm, None);
         owned.keep(&eval_batch.x);
         owned.keep(&eval_batch.labels);
         // One forward-only plan over the weights, and one over the SWA average when averaging.
@@ -275,7 +302,12 @@ impl Trainer {
             let mut g = Graph::new(gpu);
             let x = g.input(eval_batch.x.clone(), &[eval_rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, &layout, weights, &engine.grad0);
-            let logits = model.forward(&mut g, x, &tensors);
+            let context = ForwardContext {
+                state: &engine.norm_state,
+                mode: NormMode::Eval,
+                step: &engine.dropout_step,
+            };
+            let logits = model.forward(&mut g, x, &tensors, &context);
             let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
             g.launch(
                 &Kernel::new("metrics").define("EVAL"),
@@ -384,7 +416,7 @@ impl Trainer {
             self.start_epoch();
         }
         self.train_split
-            .set_cursor(in_epoch as usize * self.config.batch_size);
+            .set_cursor(in_epoch as usize * self.config.batch_size, self.step);
         let lr = self.learning_rate();
         let sam = &self.config.sam;
         let rho = sam.rho_at(
@@ -484,7 +516,7 @@ impl Trainer {
     /// Runs `plan` once per evaluation batch of the test split.
     fn submit_over_test_split(&self, plan: &Plan) {
         for start in (0..self.test_split.count).step_by(self.eval_rows) {
-            self.test_split.set_cursor(start);
+            self.test_split.set_cursor(start, 0);
             self.gpu.submit(&[plan]);
         }
     }

@@ -40,6 +40,8 @@ pub struct WebConfig {
     label_noise: Option<f64>,
     label_smoothing: Option<f64>,
     shuffle: Option<bool>,
+    dropout: Option<f64>,
+    augment: Option<bool>,
 }
 
 /// Every key `WebConfig` accepts, as the page spells them.
@@ -73,6 +75,8 @@ const KEYS: &[&str] = &[
     "labelNoise",
     "labelSmoothing",
     "shuffle",
+    "dropout",
+    "augment",
 ];
 
 fn whole(name: &str, value: f64, min: f64) -> Result<u64, String> {
@@ -100,10 +104,18 @@ impl WebConfig {
 
     pub fn into_config(self) -> Result<TrainConfig, String> {
         let defaults = TrainConfig::default();
-        match self.model.as_deref() {
-            None | Some("mlp") => {}
-            Some(other) => return Err(format!("model {other:?} is not available; use \"mlp\"")),
-        }
+        let model = match self.model.as_deref() {
+            None => ModelKind::Mlp,
+            Some(name) => ModelKind::ALL
+                .into_iter()
+                .find(|kind| kind.name() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "model {name:?} is unknown; use {}",
+                        ModelKind::ALL.map(|k| format!("{:?}", k.name())).join(", ")
+                    )
+                })?,
+        };
         let kind = match self.optimizer.as_deref().unwrap_or("sgd") {
             "sgd" => OptimizerKind::Sgd,
             "adam" => OptimizerKind::Adam,
@@ -128,8 +140,10 @@ impl WebConfig {
                 .collect::<Result<_, _>>()?,
         };
         let config = TrainConfig {
-            model: ModelKind::Mlp,
+            model,
             hidden,
+            dropout: self.dropout.unwrap_or(0.0),
+            augment: self.augment.unwrap_or(false),
             optimizer: OptimizerConfig {
                 kind,
                 lr: self.lr.unwrap_or(default_lr),

@@ -42,7 +42,10 @@ impl Dataset {
         test_labels: &[u8],
     ) -> Result<Dataset, JsError> {
         let classes = 10u8;
-        let split = |what: &str, images: &[u8], labels: &[u8]| -> Result<data::Split, JsError> {
+        let split = |what: &str,
+                     images: &[u8],
+                     labels: &[u8]|
+         -> Result<(data::Split, [usize; 3]), JsError> {
             let images = idx::parse_images(images)
                 .map_err(|e| JsError::new(&format!("{what} images: {e}")))?;
             let labels = idx::parse_labels(labels, classes)
@@ -54,26 +57,19 @@ impl Dataset {
                     labels.len()
                 )));
             }
-            Ok(data::Split::from_idx(images, labels))
+            let shape = [1, images.rows, images.cols];
+            Ok((data::Split::from_idx(images, labels), shape))
         };
-        let train = split("training", train_images, train_labels)?;
-        let test = split("test", test_images, test_labels)?;
+        let (train, shape) = split("training", train_images, train_labels)?;
+        let (test, _) = split("test", test_images, test_labels)?;
         if train.features != test.features {
             return Err(JsError::new(&format!(
                 "training images have {} pixels, test images {}; the files do not belong together",
                 train.features, test.features
             )));
         }
-        let (mean, std) = data::normalisation(&name, &train);
         Ok(Dataset {
-            inner: data::Dataset {
-                name,
-                train,
-                test,
-                classes: classes as usize,
-                mean,
-                std,
-            },
+            inner: data::Dataset::new(&name, train, test, classes as usize, shape),
         })
     }
 

