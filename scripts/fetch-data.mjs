@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// Downloads the official MNIST or Fashion-MNIST IDX .gz files and verifies them.
+// Downloads the official MNIST or Fashion-MNIST IDX .gz files, or the CIFAR-10 binary
+// archive, and verifies them.
 //
 // Usage:
-//   node scripts/fetch-data.mjs [--dataset mnist|fashion-mnist] [--out DIR]
+//   node scripts/fetch-data.mjs [--dataset mnist|fashion-mnist|cifar10] [--out DIR]
 //                               [--base-url URL] [--manifest FILE.json] [--timeout SECONDS]
 //
 //   --dataset   which built-in manifest to use (default mnist)
-//   --out       target directory (default data/mnist-full/ or data/fashion-mnist-full/)
+//   --out       target directory (default data/mnist-full/, data/fashion-mnist-full/ or
+//               data/cifar-10/)
 //   --base-url  fetch from this base URL only (NAME is appended) instead of the mirrors
 //   --manifest  JSON file {"mirrors": [URL, ...], "files": [{"name", "size", "md5"?, "sha256"?}]}
 //               replacing the built-in manifest (used by the tests)
-//   --timeout   seconds allowed per download attempt (default 300)
+//   --timeout   seconds allowed per download attempt (default 300; 1800 for cifar10, 170 MB)
 //
 // Every file is streamed into a temporary file in DIR (.NAME.PID.tmp), checked
 // against the expected byte size and checksum(s), and only then renamed into
@@ -28,8 +30,11 @@ import { fileURLToPath } from 'node:url';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // Sizes and MD5s of the files as published (the MD5s are the ones torchvision checks).
+// `dir` is the default directory under data/, `timeoutS` the default --timeout, `note` a line
+// printed once every file is verified.
 const MANIFESTS = {
   mnist: {
+    dir: 'mnist-full',
     mirrors: [
       'https://ossci-datasets.s3.amazonaws.com/mnist/',
       'https://storage.googleapis.com/cvdf-datasets/mnist/',
@@ -43,6 +48,7 @@ const MANIFESTS = {
     ],
   },
   'fashion-mnist': {
+    dir: 'fashion-mnist-full',
     mirrors: [
       'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
       'https://storage.googleapis.com/tensorflow/tf-keras-datasets/',
@@ -55,7 +61,18 @@ const MANIFESTS = {
       { name: 't10k-labels-idx1-ubyte.gz', size: 5148, md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
     ],
   },
+  // The binary version (not the Python pickles): data_batch_1..5.bin and test_batch.bin inside.
+  cifar10: {
+    dir: 'cifar-10',
+    timeoutS: 1800,
+    mirrors: ['https://www.cs.toronto.edu/~kriz/'],
+    files: [
+      { name: 'cifar-10-binary.tar.gz', size: 170052171, md5: 'c32a1d4ab5d03f1284b67883e8d87530' },
+    ],
+    note: 'samlab reads cifar-10-binary.tar.gz as it is; there is no need to unpack it',
+  },
 };
+const defaultDir = (dataset) => path.join('data', MANIFESTS[dataset]?.dir ?? `${dataset}-full`);
 const ALGOS = ['sha256', 'md5'];
 
 function die(msg, code = 1) {
@@ -64,7 +81,7 @@ function die(msg, code = 1) {
 }
 
 function parseArgs(argv) {
-  const opts = { dataset: 'mnist', out: null, baseUrl: null, manifest: null, timeoutS: 300 };
+  const opts = { dataset: 'mnist', out: null, baseUrl: null, manifest: null, timeoutS: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -78,17 +95,20 @@ function parseArgs(argv) {
     else if (a === '--manifest') opts.manifest = path.resolve(value());
     else if (a === '--timeout') opts.timeoutS = Number(value());
     else if (a === '-h' || a === '--help') {
+      const names = Object.keys(MANIFESTS);
       console.log(
-        'usage: node scripts/fetch-data.mjs [--dataset mnist|fashion-mnist] [--out DIR] [--base-url URL] [--manifest FILE.json] [--timeout SECONDS]',
+        `usage: node scripts/fetch-data.mjs [--dataset ${names.join('|')}] [--out DIR] [--base-url URL] [--manifest FILE.json] [--timeout SECONDS]`,
       );
+      console.log(`default --out: ${names.map((n) => `${n} ${defaultDir(n)}/`).join(', ')}`);
       process.exit(0);
     } else die(`unknown argument ${a}; try --help`);
   }
   if (!MANIFESTS[opts.dataset] && !opts.manifest) {
     die(`unknown dataset ${opts.dataset}; use one of: ${Object.keys(MANIFESTS).join(', ')}`);
   }
-  if (!(opts.timeoutS > 0)) die('--timeout needs a positive number of seconds');
-  opts.out ??= path.join(REPO, 'data', `${opts.dataset}-full`);
+  if (opts.timeoutS !== null && !(opts.timeoutS > 0)) die('--timeout needs a positive number of seconds');
+  opts.timeoutS ??= MANIFESTS[opts.dataset]?.timeoutS ?? 300;
+  opts.out ??= path.join(REPO, defaultDir(opts.dataset));
   return opts;
 }
 
@@ -257,7 +277,10 @@ async function main() {
     }
     die(`${entry.name}: ${last.message}; the file is not on that server; try another mirror with --base-url, or ${byHand}`);
   }
-  console.log(`fetch-data: ${rel}: all ${files.length} files verified (${fetched} downloaded, ${files.length - fetched} already present)`);
+  const count = files.length === 1 ? '1 file' : `all ${files.length} files`;
+  console.log(`fetch-data: ${rel}: ${count} verified (${fetched} downloaded, ${files.length - fetched} already present)`);
+  const note = opts.manifest ? null : MANIFESTS[opts.dataset]?.note;
+  if (note) console.log(`fetch-data: ${note}`);
 }
 
 main().catch((e) => {

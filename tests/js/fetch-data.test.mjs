@@ -194,8 +194,37 @@ describe('fetch-data.mjs', () => {
     ]) {
       assert.match(src, new RegExp(`size: ${size}, md5: '${md5}'`));
     }
+    assert.match(src, /size: 170052171, md5: 'c32a1d4ab5d03f1284b67883e8d87530'/, 'cifar-10-binary.tar.gz');
+    assert.match(src, /mirrors: \['https:\/\/www\.cs\.toronto\.edu\/~kriz\/'\]/);
     const r = await run(['--dataset', 'nope']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /unknown dataset nope/);
+    assert.match(r.stderr, /mnist, fashion-mnist, cifar10/);
+  });
+
+  test('cifar10: one archive into data/cifar-10/ by default, from the official site', async () => {
+    const help = await run(['--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /--dataset mnist\|fashion-mnist\|cifar10/);
+    assert.match(help.stdout, /cifar10 data\/cifar-10\//);
+
+    const out = path.join(tmp, 'cifar');
+    const r = await run(['--dataset', 'cifar10', '--out', out, '--base-url', `http://127.0.0.1:${deadPort}/`]);
+    assert.equal(r.code, 2);
+    const line = r.stderr.trim();
+    assert.equal(line.split('\n').length, 1, line);
+    assert.match(line, /no mirror answered for cifar-10-binary\.tar\.gz/);
+    assert.match(line, /download cifar-10-binary\.tar\.gz by hand from http:\/\/127\.0\.0\.1:\d+\/ into /);
+    assert.deepEqual(listing(out), []);
+  });
+
+  test('cifar10: a present archive is verified against the official size and MD5', async () => {
+    const out = path.join(tmp, 'cifar-stale');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'cifar-10-binary.tar.gz'), 'not the archive');
+    const r = await run(['--dataset', 'cifar10', '--out', out, '--base-url', `${base}/missing/`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /cifar-10-binary\.tar\.gz: present but does not match \(expected 170052171 bytes, got 15\)/);
+    assert.match(r.stderr, /cifar-10-binary\.tar\.gz: HTTP 404 Not Found/);
   });
 });
