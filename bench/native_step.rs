@@ -2,12 +2,17 @@
 //! momentum SGD and with every SAM variant at its defaults, measured side by side in one process, rounds interleaved
 //! so machine noise hits every configuration alike. Prints one JSON line per configuration and the
 //! ratios. Run: `npm run bench:native` (or `cargo run --release --example native_step`).
+//!
+//! `-- convnet` instead times the tfjs-examples MNIST convnet (conv5×5×8, pool, conv5×5×16, pool,
+//! dense 10) at batch 64 with momentum SGD and SAM, the configuration docs/anchors.md measured
+//! for TF.js (`npm run bench:native -- convnet`).
 
 use std::path::Path;
 use std::time::Instant;
 
 use samlab::data::Dataset;
 use samlab::gpu::Gpu;
+use samlab::nn::ModelKind;
 use samlab::sam::{SamConfig, SamKind};
 use samlab::train::{TrainConfig, Trainer};
 
@@ -29,7 +34,13 @@ fn main() -> Result<(), String> {
     let dataset =
         Dataset::load_idx_dir("mnist", &dir).map_err(|e| format!("{e} (run `npm run setup`)"))?;
     let gpu = pollster::block_on(Gpu::new()).map_err(|e| e.to_string())?;
-    let configs = [
+    let convnet = std::env::args().any(|a| a == "convnet");
+    let (model, model_name, batch) = if convnet {
+        (ModelKind::TfjsConvnet, "tfjs-convnet", 64)
+    } else {
+        (ModelKind::Mlp, "mlp", 128)
+    };
+    let all = [
         ("sgd", SamKind::None),
         ("sam", SamKind::Sam),
         ("asam", SamKind::Asam),
@@ -42,9 +53,12 @@ fn main() -> Result<(), String> {
         ("msam", SamKind::Msam),
         ("nstep", SamKind::NStep),
     ];
+    let configs = if convnet { &all[..2] } else { &all[..] };
     let mut trainers = Vec::new();
-    for (_, kind) in configs {
+    for &(_, kind) in configs {
         let config = TrainConfig {
+            model,
+            batch_size: batch,
             sam: SamConfig {
                 kind,
                 rho: None,
@@ -79,8 +93,8 @@ fn main() -> Result<(), String> {
         let ms = median(times);
         medians.push(ms);
         let line = serde_json::json!({
-            "system": "samlab-native", "model": "mlp", "optimizer": name, "batch": 128,
-            "ms_per_step": ms, "samples_per_s": 128.0 * 1000.0 / ms, "adapter": adapter,
+            "system": "samlab-native", "model": model_name, "optimizer": name, "batch": batch,
+            "ms_per_step": ms, "samples_per_s": batch as f64 * 1000.0 / ms, "adapter": adapter,
         });
         println!("{line}");
     }

@@ -3,8 +3,8 @@
 // Rows past the end of the split (a last partial evaluation batch) get zeros and label 0xFFFFFFFF,
 // which the loss ignores.
 //
-// AUGMENT (training only): each row is a random crop of the image zero-padded by PAD pixels, then
-// flipped horizontally with probability ½ (torchvision's RandomCrop(padding=PAD) +
+// AUGMENT (training only): each row is a random crop of the image zero-padded by PAD pixels, and
+// with FLIP flipped horizontally with probability ½ (torchvision's RandomCrop(padding=PAD) +
 // RandomHorizontalFlip; padding is a black pixel, normalised like any other). The offsets come
 // from a hash of (SEED, cursor.salt = the step number, the row's position), so runs are seeded
 // and reproducible and every step draws new crops.
@@ -67,7 +67,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let span = 2u * PAD + 1u;
     let dy = i32(r % span) - i32(PAD);
     let dx = i32((r / span) % span) - i32(PAD);
+//#if FLIP
     let flip = ((r / (span * span)) & 1u) == 1u;
+//#else
+    let flip = false;
+//#endif
     let within = feature % PLANE;
     var col = within % WIDTH;
     if (flip) { col = WIDTH - 1u - col; }

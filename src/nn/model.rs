@@ -401,6 +401,18 @@ impl Model {
         })
     }
 
+    /// Parameters then state, as one layout over `[params ‖ state]`: what a checkpoint holds.
+    pub fn checkpoint_layout(&self) -> ParamLayout {
+        let mut layout = self.layout.clone();
+        for spec in &self.state.specs {
+            let mut spec = spec.clone();
+            spec.offset += self.layout.total_len;
+            layout.specs.push(spec);
+        }
+        layout.total_len += self.state.total_len;
+        layout
+    }
+
     /// Features per sample (C·H·W).
     pub fn inputs(&self) -> usize {
         self.input.iter().product()

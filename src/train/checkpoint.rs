@@ -25,6 +25,20 @@ pub enum CheckpointError {
 
 /// Serialises the flat parameter vector `flat` laid out by `layout`.
 pub fn to_safetensors(layout: &ParamLayout, flat: &[f32]) -> Vec<u8> {
+    to_safetensors_with_counters(layout, flat, &[])
+}
+
+/// PyTorch's BatchNorm keeps a `num_batches_tracked` int64 scalar beside its running statistics;
+/// checkpoints carry it so `load_state_dict` finds every key. Loading ignores it (we use a fixed
+/// momentum, so it changes nothing).
+pub const BATCH_COUNTER_SUFFIX: &str = ".num_batches_tracked";
+
+/// Like `to_safetensors`, plus int64 scalars `counters` (name, value).
+pub fn to_safetensors_with_counters(
+    layout: &ParamLayout,
+    flat: &[f32],
+    counters: &[(String, i64)],
+) -> Vec<u8> {
     let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = layout
         .specs
         .iter()
@@ -36,7 +50,11 @@ pub fn to_safetensors(layout: &ParamLayout, flat: &[f32]) -> Vec<u8> {
             )
         })
         .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+    let counter_bytes: Vec<(String, Vec<u8>)> = counters
+        .iter()
+        .map(|(name, value)| (name.clone(), value.to_le_bytes().to_vec()))
+        .collect();
+    let mut views: Vec<(String, safetensors::tensor::TensorView)> = tensors
         .iter()
         .map(|(name, bytes, shape)| {
             let view =
@@ -45,6 +63,11 @@ pub fn to_safetensors(layout: &ParamLayout, flat: &[f32]) -> Vec<u8> {
             (name.clone(), view)
         })
         .collect();
+    for (name, bytes) in &counter_bytes {
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::I64, vec![], bytes)
+            .expect("one int64 is 8 bytes");
+        views.push((name.clone(), view));
+    }
     safetensors::serialize(views, None).expect("serialising in-memory f32 tensors cannot fail")
 }
 
@@ -93,7 +116,7 @@ pub fn from_safetensors(layout: &ParamLayout, bytes: &[u8]) -> Result<Vec<f32>, 
     if let Some(extra) = file
         .names()
         .into_iter()
-        .find(|name| layout.get(name).is_none())
+        .find(|name| layout.get(name).is_none() && !name.ends_with(BATCH_COUNTER_SUFFIX))
     {
         return Err(CheckpointError::Unexpected {
             name: extra.to_string(),

@@ -38,7 +38,8 @@ pub struct TrainConfig {
     pub hidden: Vec<usize>,
     /// Drop probability of a dropout layer before the classifier (0: none).
     pub dropout: f64,
-    /// Random crops (4-pixel padding) and horizontal flips of training images (CIFAR-style).
+    /// Random crops of training images padded by an eighth of their size (4 pixels on CIFAR-10),
+    /// plus horizontal flips of colour images; seeded by `seed`.
     pub augment: bool,
     pub optimizer: OptimizerConfig,
     pub sam: SamConfig,
@@ -573,15 +574,50 @@ impl Trainer {
         Ok(())
     }
 
+    /// BatchNorm running statistics in the model's state layout (one 0 when there are none).
+    pub async fn running_statistics(&self) -> Result<Vec<f32>, TrainError> {
+        Ok(self.gpu.read_f32(&self.engine.norm_state).await?)
+    }
+
+    /// The weights, and for BatchNorm models the running statistics (with PyTorch's
+    /// `num_batches_tracked` counters), as safetensors.
     pub async fn save_safetensors(&self) -> Result<Vec<u8>, TrainError> {
-        Ok(checkpoint::to_safetensors(
-            &self.model.layout,
-            &self.weights().await?,
+        let mut flat = self.weights().await?;
+        if !self.model.has_batch_norm() {
+            return Ok(checkpoint::to_safetensors(&self.model.layout, &flat));
+        }
+        let state = self.gpu.read_f32(&self.engine.norm_state).await?;
+        flat.extend_from_slice(&state[..self.model.state.total_len]);
+        // Running statistics are updated once per step (see StepEngine).
+        let counters: Vec<(String, i64)> = self
+            .model
+            .state
+            .specs
+            .iter()
+            .filter_map(|spec| spec.name.strip_suffix(".running_mean"))
+            .map(|prefix| {
+                let name = format!("{prefix}{}", checkpoint::BATCH_COUNTER_SUFFIX);
+                (name, self.step as i64)
+            })
+            .collect();
+        Ok(checkpoint::to_safetensors_with_counters(
+            &self.model.checkpoint_layout(),
+            &flat,
+            &counters,
         ))
     }
 
+    /// Loads weights (and running statistics) saved by `save_safetensors` or by PyTorch.
     pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), TrainError> {
-        let flat = checkpoint::from_safetensors(&self.model.layout, bytes)?;
+        let mut flat = checkpoint::from_safetensors(&self.model.checkpoint_layout(), bytes)?;
+        let state = flat.split_off(self.model.layout.total_len);
+        if !state.is_empty() {
+            self.gpu.queue.write_buffer(
+                &self.engine.norm_state.buffer,
+                0,
+                bytemuck::cast_slice(&state),
+            );
+        }
         self.set_weights(&flat)
     }
 

@@ -73,6 +73,68 @@ impl Dataset {
         })
     }
 
+    /// CIFAR-10 from the official `cifar-10-binary.tar.gz` (or the `.tar`), optionally a
+    /// stratified subset of `perClass` training images per class (the test split keeps a fifth
+    /// as many per class) drawn with `seed`. Throws with a message naming what is wrong.
+    #[wasm_bindgen(js_name = fromCifarArchive)]
+    pub fn from_cifar_archive(
+        archive: &[u8],
+        per_class: Option<u32>,
+        seed: Option<u32>,
+    ) -> Result<Dataset, JsError> {
+        let (train, test) = data::cifar::read_archive(archive).map_err(js_error)?;
+        Dataset::cifar(train, test, per_class, seed)
+    }
+
+    /// CIFAR-10 from loose batch files (`data_batch_1.bin` … and `test_batch.bin`, classified by
+    /// name); `names[i]` is the file name of `files[i]`.
+    #[wasm_bindgen(js_name = fromCifarBatches)]
+    pub fn from_cifar_batches(
+        names: Vec<String>,
+        files: Vec<js_sys::Uint8Array>,
+        per_class: Option<u32>,
+        seed: Option<u32>,
+    ) -> Result<Dataset, JsError> {
+        if names.len() != files.len() {
+            return Err(JsError::new(&format!(
+                "{} file names for {} files",
+                names.len(),
+                files.len()
+            )));
+        }
+        let pairs: Vec<(String, Vec<u8>)> = names
+            .into_iter()
+            .zip(files.iter().map(js_sys::Uint8Array::to_vec))
+            .collect();
+        let (train, test) = data::cifar::read_batches(&pairs).map_err(js_error)?;
+        Dataset::cifar(train, test, per_class, seed)
+    }
+
+    fn cifar(
+        mut train: data::Split,
+        mut test: data::Split,
+        per_class: Option<u32>,
+        seed: Option<u32>,
+    ) -> Result<Dataset, JsError> {
+        if let Some(per_class) = per_class {
+            let seed = seed.unwrap_or(0) as u64;
+            let per_class = per_class as usize;
+            train = data::cifar::stratified_subset(&train, per_class, seed)
+                .map_err(|e| JsError::new(&format!("training split: {e}")))?;
+            test = data::cifar::stratified_subset(&test, (per_class / 5).max(1), seed)
+                .map_err(|e| JsError::new(&format!("test split: {e}")))?;
+        }
+        Ok(Dataset {
+            inner: data::Dataset::new("cifar10", train, test, 10, [3, 32, 32]),
+        })
+    }
+
+    /// One sample's shape, `[channels, height, width]`.
+    #[wasm_bindgen(getter)]
+    pub fn shape(&self) -> Vec<u32> {
+        self.inner.shape.iter().map(|&d| d as u32).collect()
+    }
+
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
         self.inner.name.clone()

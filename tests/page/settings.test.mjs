@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import {
-  DEFAULTS, DEFAULT_RHO, KEYS, RHO_SCHEDULES, SAM_INFO, SAM_MODES, SAM_PARAM_KEYS, fromHash, isActive,
+  AUGMENT, DATASETS, DEFAULTS, DEFAULT_RHO, KEYS, MODELS, MODEL_INFO, RHO_SCHEDULES, SAM_INFO, SAM_MODES, SAM_PARAM_KEYS, fromHash, isActive,
   parseHidden, parseNumber, passesPerStep, samParams, structureKey, swaOn, toHash, toTrainerConfig,
   validate, withSamMode,
 } from '../../www/settings.js';
@@ -16,8 +16,8 @@ test('the defaults are valid and build momentum SGD with SAM', () => {
   assert.deepEqual(toTrainerConfig(DEFAULTS), {
     dataset: 'mnist',
     config: {
-      model: 'mlp', hidden: [256, 256], optimizer: 'sgd', momentum: 0.9, lr: 0.05, sam: 'sam', rho: 0.05,
-      batchSize: 128, epochs: 2, seed: 0, labelNoise: 0,
+      model: 'mlp', hidden: [256, 256], dropout: 0, augment: false, optimizer: 'sgd', momentum: 0.9, lr: 0.05, sam: 'sam',
+      rho: 0.05, batchSize: 128, epochs: 2, seed: 0, labelNoise: 0,
     },
   });
 });
@@ -71,7 +71,7 @@ test('optimizers map onto the Trainer: SGD has momentum 0, Adam sends no momentu
 test('the URL hash round-trips, ignores unknown keys and falls back on unknown choices', () => {
   const s = { ...DEFAULTS, optimizer: 'adam', lr: '0.001', sam: 'asam', rho: '0.5', hidden: '128,64', seed: '7' };
   const hash = toHash(s);
-  assert.match(hash, /^#dataset=mnist&model=mlp&hidden=128,64&optimizer=adam&sam=asam&rho=0.5&eta=0.01&lr=0.001/);
+  assert.match(hash, /^#dataset=mnist&model=mlp&hidden=128,64&dropout=0&augment=off&optimizer=adam&sam=asam&rho=0.5&eta=0.01&lr=0.001/);
   assert.deepEqual(fromHash(hash), s);
   const odd = fromHash('#optimizer=rmsprop&colour=blue&lr=abc');
   assert.equal(odd.optimizer, DEFAULTS.optimizer);
@@ -361,8 +361,8 @@ test('the new settings map onto the Trainer config only when set', () => {
   assert.deepEqual(
     toTrainerConfig({ ...withSamMode(DEFAULTS, 'msharp'), batchSize: '128', swaStart: '0.5' }).config,
     {
-      model: 'mlp', hidden: [256, 256], optimizer: 'sgd', momentum: 0.9, lr: 0.05, sam: 'msharp', rho: 0.05, m: 32,
-      batchSize: 128, epochs: 2, seed: 0, labelNoise: 0, swaStart: 0.5,
+      model: 'mlp', hidden: [256, 256], dropout: 0, augment: false, optimizer: 'sgd', momentum: 0.9, lr: 0.05, sam: 'msharp',
+      rho: 0.05, m: 32, batchSize: 128, epochs: 2, seed: 0, labelNoise: 0, swaStart: 0.5,
     },
   );
   // Each of them is part of the trainer's structure (a change builds a new trainer).
@@ -374,10 +374,10 @@ test('the new settings map onto the Trainer config only when set', () => {
 
 test('the URL hash carries the new settings when set, and defaults fill the ones it omits', () => {
   // Defaults: nothing new in the hash.
-  assert.equal(toHash(DEFAULTS), '#dataset=mnist&model=mlp&hidden=256,256&optimizer=momentum&sam=sam&rho=0.05&lr=0.05&batchSize=128&epochs=2&seed=0&labelNoise=0');
+  assert.equal(toHash(DEFAULTS), '#dataset=mnist&model=mlp&hidden=256,256&dropout=0&augment=off&optimizer=momentum&sam=sam&rho=0.05&lr=0.05&batchSize=128&epochs=2&seed=0&labelNoise=0');
   const s = { ...withSamMode(DEFAULTS, 'nstep'), n: '3', alpha: '0.02', rhoSchedule: 'warmup', rhoWarmup: '40', samStart: '0.6', swaStart: '0.75' };
   const hash = toHash(s);
-  assert.equal(hash, '#dataset=mnist&model=mlp&hidden=256,256&optimizer=momentum&sam=nstep&rho=0.05&n=3&alpha=0.02&rhoSchedule=warmup&rhoWarmup=40&samStart=0.6&lr=0.05&batchSize=128&epochs=2&seed=0&labelNoise=0&swaStart=0.75');
+  assert.equal(hash, '#dataset=mnist&model=mlp&hidden=256,256&dropout=0&augment=off&optimizer=momentum&sam=nstep&rho=0.05&n=3&alpha=0.02&rhoSchedule=warmup&rhoWarmup=40&samStart=0.6&lr=0.05&batchSize=128&epochs=2&seed=0&labelNoise=0&swaStart=0.75');
   assert.deepEqual(fromHash(hash), s);
   for (const over of [{ rhoSchedule: 'lr' }, { rhoSchedule: 'constant', samStart: '0' }, { swaStart: '0' }]) {
     const t = { ...withSamMode(DEFAULTS, 'msharp'), m: '64', ...over };
@@ -416,4 +416,99 @@ test('SAMPa needs an SGD optimizer and sends λ', () => {
   assert.equal(config.sam, 'sampa');
   assert.equal(config.lambda, 0.2);
   assert.equal(config.rho, 0.1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Models, dropout, augmentation and CIFAR-10
+
+test('the page offers every model, data set and augmentation choice (index.html matches settings.js)', () => {
+  const html = readFileSync(new URL('../../www/index.html', import.meta.url), 'utf8');
+  const options = (id) => {
+    const select = html.slice(html.indexOf(`<select id="${id}"`), html.indexOf('</select>', html.indexOf(`<select id="${id}"`)));
+    return [...select.matchAll(/<option value="([^"]*)">([^<]+)<\/option>/g)].map((m) => [m[1], m[2]]);
+  };
+  assert.deepEqual(MODELS, ['mlp', 'lenet', 'tfjs-convnet', 'resnet8']);
+  assert.deepEqual(options('model'), MODELS.map((m) => [m, MODEL_INFO[m].name]));
+  assert.deepEqual(options('dataset').map(([value]) => value), DATASETS);
+  assert.deepEqual(options('dataset').at(-1), ['cifar10', 'CIFAR-10 (from your disk)']);
+  assert.deepEqual(options('augment').map(([value]) => value), AUGMENT);
+  for (const m of MODELS.filter((m) => m !== 'mlp')) assert.match(MODEL_INFO[m].hint, /Try /, `${m} suggests settings`);
+  // The CIFAR-10 file control has its message slot, and the page says how to get the file.
+  assert.match(html, /<button type="button" id="cifarFile"/);
+  assert.match(html, /id="cifarFile-error"/);
+  assert.match(html, /<input type="file" id="cifar-file-input" multiple/);
+  assert.match(html, /href="https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-binary\.tar\.gz"/);
+  assert.match(html, /npm run fetch-data -- --dataset cifar10/);
+});
+
+test('models: hidden widths only for the MLP (checked, sent and linked), dropout and augmentation for all', () => {
+  for (const model of MODELS) {
+    const s = { ...DEFAULTS, model, hidden: 'x' };
+    assert.equal(isActive(s, 'hidden'), model === 'mlp', model);
+    assert.equal(Boolean(validate(s).hidden), model === 'mlp', `${model}: hidden checked only for the MLP`);
+    const config = toTrainerConfig({ ...DEFAULTS, model }).config;
+    assert.equal(config.model, model);
+    assert.equal('hidden' in config, model === 'mlp', `${model}: hidden sent only for the MLP`);
+  }
+  const lenet = { ...DEFAULTS, model: 'lenet', dropout: '0.25', augment: 'on' };
+  assert.deepEqual(validate(lenet), {});
+  assert.deepEqual(toTrainerConfig(lenet).config, {
+    model: 'lenet', dropout: 0.25, augment: true, optimizer: 'sgd', momentum: 0.9, lr: 0.05, sam: 'sam', rho: 0.05,
+    batchSize: 128, epochs: 2, seed: 0, labelNoise: 0,
+  });
+  for (const bad of ['1', '-0.1', 'x', '', '1.5']) {
+    assert.match(validate({ ...DEFAULTS, dropout: bad }).dropout ?? '', /^Dropout is the share of features dropped before the classifier: at least 0 and below 1/, `dropout=${bad}`);
+  }
+  for (const ok of ['0', '0.5', '0.999']) assert.equal(validate({ ...DEFAULTS, dropout: ok }).dropout, undefined, ok);
+  assert.equal(validate({ ...DEFAULTS, augment: 'maybe' }).augment, 'Choose one of: off, on.');
+  // Each is part of the trainer's structure; the widths only for the MLP.
+  const key = structureKey(DEFAULTS);
+  for (const over of [{ model: 'lenet' }, { dropout: '0.1' }, { augment: 'on' }]) assert.notEqual(structureKey({ ...DEFAULTS, ...over }), key);
+  assert.equal(structureKey({ ...lenet, hidden: '64' }), structureKey(lenet), 'LeNet has no hidden widths');
+});
+
+test('ResNet-8 has BatchNorm: SWA gets a message beside its field', () => {
+  const resnet = { ...DEFAULTS, model: 'resnet8' };
+  assert.deepEqual(validate(resnet), {});
+  assert.match(validate({ ...resnet, swaStart: '0.5' }).swaStart, /^SWA does not work with ResNet-8: its BatchNorm statistics would not fit the averaged weights/);
+  assert.match(validate({ ...resnet, swaStart: '2' }).swaStart, /^SWA starts at a fraction of the run/, 'a bad fraction gets the usual message');
+  assert.equal(swaOn({ ...resnet, swaStart: '0.5' }), false, 'no SWA series in the charts');
+  for (const model of ['mlp', 'lenet', 'tfjs-convnet']) {
+    assert.deepEqual(validate({ ...DEFAULTS, model, swaStart: '0.5' }), {}, model);
+    assert.equal(swaOn({ ...DEFAULTS, model, swaStart: '0.5' }), true, model);
+  }
+});
+
+test('CIFAR-10: images per class only with CIFAR-10, a whole number from 1 to 5000, sent beside the config', () => {
+  const cifar = { ...DEFAULTS, dataset: 'cifar10' };
+  assert.equal(DEFAULTS.perClass, '500');
+  assert.deepEqual(validate(cifar), {});
+  assert.deepEqual(toTrainerConfig(cifar), { dataset: 'cifar10', perClass: 500, config: toTrainerConfig(DEFAULTS).config });
+  assert.equal('perClass' in toTrainerConfig(DEFAULTS), false, 'not for MNIST');
+  for (const bad of ['0', '5001', '2.5', '', 'x']) {
+    assert.match(validate({ ...cifar, perClass: bad }).perClass ?? '', /^Images per class must be a whole number from 1 to 5,000/, `perClass=${bad}`);
+  }
+  for (const ok of ['1', '5000', '50']) assert.equal(validate({ ...cifar, perClass: ok }).perClass, undefined, ok);
+  assert.deepEqual(validate({ ...DEFAULTS, perClass: 'x' }), {}, 'not checked for MNIST');
+  assert.notEqual(structureKey({ ...cifar, perClass: '100' }), structureKey(cifar));
+  assert.equal(structureKey({ ...DEFAULTS, perClass: '100' }), structureKey(DEFAULTS));
+});
+
+test('the URL hash carries the model, dropout, augmentation and CIFAR-10 subset, and only what is in use', () => {
+  const s = { ...DEFAULTS, dataset: 'cifar10', perClass: '200', model: 'resnet8', dropout: '0.1', augment: 'on' };
+  const hash = toHash(s);
+  assert.equal(hash, '#dataset=cifar10&perClass=200&model=resnet8&dropout=0.1&augment=on&optimizer=momentum&sam=sam&rho=0.05&lr=0.05&batchSize=128&epochs=2&seed=0&labelNoise=0');
+  assert.deepEqual(fromHash(hash), s);
+  // Unused settings are left out of links, and links that give them are not listened to.
+  assert.doesNotMatch(toHash({ ...DEFAULTS, perClass: '7' }), /perClass/);
+  assert.equal(fromHash('#perClass=7').perClass, '500');
+  assert.equal(fromHash('#model=lenet&hidden=64').hidden, '256,256');
+  assert.equal(fromHash('#model=lenet&hidden=64').model, 'lenet');
+  // Unknown choices fall back; values are kept as typed.
+  assert.deepEqual([fromHash('#model=vgg16').model, fromHash('#augment=yes').augment, fromHash('#dataset=imagenet').dataset], ['mlp', 'off', 'mnist']);
+  assert.equal(fromHash('#dataset=cifar10&perClass=abc').perClass, 'abc');
+  assert.equal(fromHash('#dropout=0.3').dropout, '0.3');
+  // What the hash omits gets its default.
+  const omitted = fromHash('#dataset=cifar10');
+  assert.deepEqual([omitted.perClass, omitted.model, omitted.dropout, omitted.augment], ['500', 'mlp', '0', 'off']);
 });
