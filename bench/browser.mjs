@@ -10,6 +10,9 @@
 // 2. Time from clicking Start on the real page (data loaded, model built) to the first finished
 //    step (the first metrics message), median of `start-reps` page loads.
 //
+// `-- --model tfjs-convnet` times the tfjs-examples MNIST convnet at batch 64 (momentum SGD and
+// SAM only, part 2 skipped): the configuration docs/anchors.md measured for TF.js.
+//
 // Needs `npm run build` (dist/) and /usr/bin/chromium (npm run setup).
 
 import { parseArgs } from 'node:util';
@@ -22,6 +25,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '5' },
     'start-reps': { type: 'string', default: '3' },
+    model: { type: 'string', default: 'mlp' },
   },
 });
 const opts = {
@@ -29,6 +33,8 @@ const opts = {
   steps: Number(args.steps),
   warmup: Number(args.warmup),
   startReps: Number(args['start-reps']),
+  model: args.model,
+  batch: args.model === 'mlp' ? 128 : 64,
 };
 
 const BENCH_PAGE = `<!doctype html><meta charset="utf-8"><title>samlab bench</title>
@@ -38,13 +44,16 @@ import init, { Dataset, Trainer } from './pkg/samlab.js';
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const files = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
 
-window.bench = async ({ rounds, steps, warmup }) => {
+window.bench = async ({ rounds, steps, warmup, model, batch }) => {
   await init();
   const bytes = await Promise.all(files.map(async (f) => new Uint8Array(await (await fetch('./data/mnist/' + f)).arrayBuffer())));
   const data = Dataset.fromIdx('mnist', ...bytes);
   const info = (await navigator.gpu.requestAdapter())?.info ?? {};
-  const common = { model: 'mlp', hidden: [256, 256], batchSize: 128, epochs: 1000, seed: 0, optimizer: 'sgd', momentum: 0.9, lr: 0.05 };
-  const cases = [
+  const common = { model, hidden: [256, 256], batchSize: batch, epochs: 1000, seed: 0, optimizer: 'sgd', momentum: 0.9, lr: 0.05 };
+  const cases = model !== 'mlp' ? [
+    { name: 'sgd', config: { ...common, sam: 'none' } },
+    { name: 'sam', config: { ...common, sam: 'sam', rho: 0.05 } },
+  ] : [
     { name: 'sgd', config: { ...common, sam: 'none' } },
     { name: 'sam', config: { ...common, sam: 'sam', rho: 0.05 } },
     { name: 'asam', config: { ...common, sam: 'asam', rho: 0.5 } },
@@ -95,12 +104,12 @@ try {
   const byName = Object.fromEntries(results.map((r) => [r.name, r]));
   for (const r of results) {
     console.log(JSON.stringify({
-      system: 'samlab', model: 'mlp', optimizer: r.name, batch: 128,
-      ms_per_step: round(r.ms), samples_per_s: Math.round(128 / (r.ms / 1000)), adapter,
+      system: 'samlab', model: opts.model, optimizer: r.name, batch: opts.batch,
+      ms_per_step: round(r.ms), samples_per_s: Math.round(opts.batch / (r.ms / 1000)), adapter,
     }));
   }
   console.log(JSON.stringify({
-    sam_over_sgd: round(byName.sam.ms / byName.sgd.ms), asam_over_sgd: round(byName.asam.ms / byName.sgd.ms),
+    sam_over_sgd: round(byName.sam.ms / byName.sgd.ms), asam_over_sgd: byName.asam ? round(byName.asam.ms / byName.sgd.ms) : undefined,
     over_sgd: Object.fromEntries(results.filter((r) => r.name !== 'sgd').map((r) => [r.name, round(r.ms / byName.sgd.ms)])),
     passes_per_step: Object.fromEntries(results.map((r) => [r.name, round(r.passes, 3)])),
     rounds: opts.rounds, steps_per_round: opts.steps, spread_ms: Object.fromEntries(results.map((r) => [r.name, [round(r.min), round(r.max)]])),
@@ -111,7 +120,7 @@ try {
 
   // 2. Start → first finished step on the real page ------------------------------------------
   const times = {};
-  for (const sam of ['none', 'sam']) {
+  for (const sam of opts.model === 'mlp' ? ['none', 'sam'] : []) {
     times[sam] = [];
     for (let i = 0; i < opts.startReps; i++) {
       const p = await openPage(env, { hash: smallHash({ hidden: '256,256', sam, epochs: '2' }) });

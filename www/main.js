@@ -7,7 +7,7 @@
 // Restart makes a fresh one.
 
 import {
-  DEFAULT_LR, KEYS, LIVE_KEYS, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
+  DEFAULT_LR, KEYS, LIVE_KEYS, MODEL_INFO, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
   SAM_RUN_KEYS, fromHash, isActive, parseNumber, passesPerStep, samParams, structureKey, swaOn, toHash,
   toTrainerConfig, validate, withSamMode,
 } from './settings.js';
@@ -27,7 +27,7 @@ const page = {
   state: 'checking',
   worker: null,
   info: {}, // what the worker said about the trainer (adapter, totalSteps, …)
-  trainerKey: null, // structureKey() of the settings the current (or coming) trainer was built from
+  trainerKey: null, // trainerKey() of the settings the current (or coming) trainer was built from
   applied: { lr: null, rho: null }, // lr and ρ the trainer has (or will have)
   pending: new Map(), // command id → {command, sentAt}
   nextId: 1,
@@ -48,6 +48,8 @@ const page = {
   watchdog: { ...WATCHDOG_MS },
   syncTimer: 0,
   linkHash: '', // the URL hash the page was opened (or navigated) with: its SAM hyperparameters come back with its mode
+  cifar: null, // {files: File[], key}: the CIFAR-10 file(s) the user chose (a link cannot carry them)
+  cifarPicks: 0, // counts the user's choices, so choosing the same file again builds afresh
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -68,9 +70,23 @@ function pageErrors() {
   return validate(readSettings());
 }
 
+/** CIFAR-10 is chosen but no file: nothing to build a trainer from (the page says how to get it). */
+function missingData(s) {
+  return s.dataset === 'cifar10' && !page.cifar;
+}
+
+/** Identifies the trainer these settings build: structureKey(), plus the CIFAR-10 file chosen. */
+function trainerKey(s) {
+  const key = structureKey(s);
+  return s.dataset === 'cifar10' ? `${key}\n${page.cifar?.key ?? ''}` : key;
+}
+
+/** Controls with a message slot that are not settings: the CIFAR-10 file and Load weights. */
+const OTHER_FIELDS = ['cifarFile', 'load'];
+
 function showFieldErrors() {
   const errors = pageErrors();
-  for (const key of [...KEYS, 'load']) {
+  for (const key of [...KEYS, ...OTHER_FIELDS]) {
     const message = errors[key] ?? page.workerErrors[key] ?? '';
     const slot = $(`${key}-error`);
     if (slot && slot.textContent !== message) slot.textContent = message;
@@ -111,9 +127,9 @@ function syncTrainer() {
   const s = readSettings();
   const errors = validate(s);
   // 'idle' and 'failed' have no usable trainer: any valid change builds one.
-  const rebuild = page.state === 'idle' || page.state === 'failed' || structureKey(s) !== page.trainerKey;
+  const rebuild = page.state === 'idle' || page.state === 'failed' || trainerKey(s) !== page.trainerKey;
   if (STRUCTURAL_STATES.has(page.state) && rebuild) {
-    if (Object.keys(errors).length === 0) createTrainer();
+    if (Object.keys(errors).length === 0 && !missingData(s)) createTrainer();
     else if (page.state !== 'loading') setState('idle');
     return;
   }
@@ -180,11 +196,16 @@ function stopWorker() {
 function createTrainer() {
   clearRun();
   const s = readSettings();
-  const { dataset, config } = toTrainerConfig(s);
-  page.trainerKey = structureKey(s);
+  const { dataset, perClass, config } = toTrainerConfig(s);
+  page.trainerKey = trainerKey(s);
   page.applied = { lr: config.lr, rho: config.rho ?? null };
-  for (const key of KEYS) if (!LIVE_KEYS.includes(key)) delete page.workerErrors[key];
-  send({ type: 'create', dataset, config, options: { evalEvery: page.evalEvery } });
+  for (const key of [...KEYS, 'cifarFile']) if (!LIVE_KEYS.includes(key)) delete page.workerErrors[key];
+  // CIFAR-10: the Files themselves (handles, not copies: the worker reads them), so a Restart or
+  // a new model can read them again; the subset is drawn with the run's seed.
+  const data = dataset === 'cifar10'
+    ? { kind: 'cifar10', files: page.cifar.files.map((file) => ({ name: file.name, bytes: file })), perClass, seed: config.seed }
+    : dataset;
+  send({ type: 'create', dataset: data, config, options: { evalEvery: page.evalEvery } });
   setState('loading', { detail: 'Loading' });
 }
 
@@ -355,7 +376,71 @@ async function onLoadFile() {
 
 function weightsFileName(step) {
   const s = readSettings();
-  return `samlab-${s.dataset}-${s.model}-${s.hidden.replace(/\s+/g, '').replace(/,/g, 'x')}-${s.optimizer}-${s.sam}-step${step}.safetensors`;
+  const widths = isActive(s, 'hidden') ? `-${s.hidden.replace(/\s+/g, '').replace(/,/g, 'x')}` : '';
+  return `samlab-${s.dataset}-${s.model}${widths}-${s.optimizer}-${s.sam}-step${step}.safetensors`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CIFAR-10 from the user's disk: the file input or a drop anywhere on the page
+
+/** The user chose CIFAR-10 file(s): keep the Files (handles) and build a trainer on them. */
+function useCifarFiles(fileList) {
+  const files = [...(fileList ?? [])];
+  if (files.length === 0) return; // a cancelled dialog keeps the files chosen before
+  if (!STRUCTURAL_STATES.has(page.state)) {
+    showBanner({ message: 'The data set cannot change during a run.', hint: 'Press Reset, then choose the CIFAR-10 file again.' });
+    return;
+  }
+  page.cifarPicks += 1;
+  page.cifar = {
+    files,
+    key: `${page.cifarPicks}:${files.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join('|')}`,
+  };
+  delete page.workerErrors.cifarFile;
+  delete page.workerErrors.perClass;
+  if ($('dataset').value !== 'cifar10') {
+    $('dataset').value = 'cifar10';
+    delete page.workerErrors.dataset;
+    history.replaceState(null, '', toHash(readSettings()));
+  }
+  render();
+  syncTrainer();
+}
+
+function onCifarFileInput() {
+  const input = $('cifar-file-input');
+  useCifarFiles(input.files);
+  input.value = ''; // so choosing the same file again is a new choice
+}
+
+/** Files dropped anywhere on the page are CIFAR-10 (the browser must not open them instead).
+ *  During a run the drop is taken too, so useCifarFiles can say why it changes nothing. */
+function listenForDrops() {
+  const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes('Files');
+  const usable = () => page.state !== 'checking' && page.state !== 'nogpu';
+  document.addEventListener('dragover', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = usable() ? 'copy' : 'none';
+    document.body.classList.toggle('dropping', usable());
+  });
+  document.addEventListener('dragleave', (event) => {
+    if (event.relatedTarget === null) document.body.classList.remove('dropping');
+  });
+  document.addEventListener('drop', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    document.body.classList.remove('dropping');
+    if (usable()) useCifarFiles(event.dataTransfer.files);
+  });
+}
+
+/** "cifar-10-binary.tar.gz (170.1 MB)" or "6 files (184.4 MB): data_batch_1.bin, …". */
+function describeFiles(files) {
+  const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+  if (files.length === 1) return `${files[0].name} (${mb(files[0].size)})`;
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  return `${files.length} files (${mb(total)}): ${files.map((f) => f.name).join(', ')}`;
 }
 
 function download(bytes, name) {
@@ -388,7 +473,7 @@ function busy() {
 
 function canStart() {
   return page.state === 'ready' && !busy() && Object.keys(pageErrors()).length === 0
-    && structureKey(readSettings()) === page.trainerKey;
+    && trainerKey(readSettings()) === page.trainerKey;
 }
 
 function render() {
@@ -406,6 +491,7 @@ function render() {
     $(key).disabled = !isActive(settings, key) || (!live && !STRUCTURAL_STATES.has(s));
   }
   for (const key of SAM_RUN_KEYS) $(key).closest('.field').hidden = !isActive(settings, key);
+  renderData(settings);
   renderSamMode(settings);
   renderRunNotes(settings);
   page.charts?.setSwa(swaOn(settings));
@@ -417,6 +503,21 @@ function render() {
   $('save').disabled = noGpu || !hasTrainer || busy();
   $('load').disabled = noGpu || !(s === 'ready' || s === 'paused' || s === 'done') || busy();
   renderStatus();
+}
+
+/** The CIFAR-10 file control and how to get the file; the chosen model's hint. */
+function renderData(settings) {
+  const cifar = settings.dataset === 'cifar10';
+  $('cifar').hidden = !cifar;
+  $('cifarFile').disabled = !STRUCTURAL_STATES.has(page.state);
+  $('cifar-howto').hidden = !cifar || Boolean(page.cifar);
+  // A link that chose CIFAR-10 brought no file with it.
+  $('cifar-link-note').hidden = new URLSearchParams(page.linkHash.replace(/^#/, '')).get('dataset') !== 'cifar10';
+  const name = page.cifar ? describeFiles(page.cifar.files) : '';
+  if ($('cifar-file-name').textContent !== name) $('cifar-file-name').textContent = name;
+  $('cifar-file-name').hidden = !name;
+  const hint = MODEL_INFO[settings.model]?.hint ?? '';
+  if ($('model-note').textContent !== hint) $('model-note').textContent = hint;
 }
 
 /** The chosen SAM mode: its hyperparameter fields, what it does, its paper, its passes per step. */
@@ -481,14 +582,14 @@ function renderRunNotes(settings) {
 /** Passes per step: the trainer's own number once it is built for these settings, else the mode's. */
 function shownPassesPerStep(settings) {
   const fromTrainer = page.info.passesPerStep;
-  if (typeof fromTrainer === 'number' && page.trainerKey === structureKey(settings) && TRAINER_STATES.has(page.state)) {
+  if (typeof fromTrainer === 'number' && page.trainerKey === trainerKey(settings) && TRAINER_STATES.has(page.state)) {
     return fromTrainer;
   }
   return passesPerStep(settings);
 }
 
 function canStep() {
-  return page.state === 'paused' || structureKey(readSettings()) === page.trainerKey;
+  return page.state === 'paused' || trainerKey(readSettings()) === page.trainerKey;
 }
 
 const STATE_TEXT = {
@@ -507,6 +608,7 @@ function renderStatus() {
   const s = page.state;
   const info = page.info;
   let text = STATE_TEXT[s] ?? s;
+  if (s === 'idle' && missingData(readSettings())) text = 'Choose the CIFAR-10 file to build the model';
   if (s === 'loading') text = `${info.detail ?? 'Loading'}…`;
   if (s === 'running' && page.pausing) text = 'Pausing…';
   $('status-state').textContent = text;
@@ -578,6 +680,9 @@ async function main() {
   $('save').addEventListener('click', onSave);
   $('load').addEventListener('click', () => $('load-file').click());
   $('load-file').addEventListener('change', onLoadFile);
+  $('cifarFile').addEventListener('click', () => $('cifar-file-input').click());
+  $('cifar-file-input').addEventListener('change', onCifarFileInput);
+  listenForDrops();
   window.addEventListener('hashchange', () => {
     if (!STRUCTURAL_STATES.has(page.state)) return;
     page.linkHash = location.hash;
@@ -621,6 +726,8 @@ window.samlab = Object.freeze({
   /** Forward/backward passes per step as the page shows it (the trainer's once it is built). */
   get passesPerStep() { return shownPassesPerStep(readSettings()); },
   get hasSavedWeights() { return Boolean(page.lastWeights); },
+  /** Names of the CIFAR-10 files chosen (empty when none). */
+  get cifarFiles() { return page.cifar ? page.cifar.files.map((f) => f.name) : []; },
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */
   simulateCrash() { send({ type: '__crash' }); },
   simulateHang() { send({ type: '__hang' }); },

@@ -4,8 +4,11 @@
 // (tests/page/settings.test.mjs). A setting is kept as the text the user typed until it is
 // validated; only valid settings become a config.
 
-export const DATASETS = ['mnist', 'fashion-mnist'];
-export const MODELS = ['mlp'];
+/** "cifar10" comes from the user's disk (a link cannot carry it; the page says how to get it). */
+export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10'];
+export const MODELS = ['mlp', 'lenet', 'tfjs-convnet', 'resnet8'];
+/** Training-set augmentation: random crops padded by 1/8 of the image, plus flips for colour. */
+export const AUGMENT = ['off', 'on'];
 /** Page optimizers: "sgd" is plain SGD (momentum 0), "momentum" is SGD with momentum 0.9. */
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'];
 export const SAM_MODES = [
@@ -21,6 +24,31 @@ export const DEFAULT_RHO = {
   looksam: '0.3', s2sam: '0.05', crsam: '0.1', 'sam-linf': '0.005', msam: '0.3', nstep: '0.05', msharp: '0.05',
   sampa: '0.1',
 };
+/**
+ * What the page says about each model: its name in the select and a hint under it (its layers,
+ * and the settings that suit it; none for the MLP, whose widths field says it all, so the
+ * default page keeps Start on a 720 px screen). `batchNorm`: no SWA (see validate).
+ */
+export const MODEL_INFO = Object.freeze({
+  mlp: { name: 'MLP (ReLU)', hint: '' },
+  lenet: {
+    name: 'LeNet-5',
+    hint: 'conv 5×5×6 → pool → conv 5×5×16 → pool → 120 → 84 → 10. Try SGD + momentum at lr 0.05 (or Adam at 0.002), batch 32–128.',
+  },
+  'tfjs-convnet': {
+    name: 'tfjs convnet',
+    hint: 'The TensorFlow.js MNIST example: conv 5×5×8 → pool → conv 5×5×16 → pool → 10. Try SGD + momentum at lr 0.05, dropout 0.25.',
+  },
+  resnet8: {
+    name: 'ResNet-8',
+    batchNorm: true,
+    hint: 'conv 3×3×16 + BatchNorm, residual blocks of 16, 32, 64 channels, average pool → 10; for CIFAR-10, the slowest here. Try SGD + momentum at lr 0.05, augmentation on. No SWA (BatchNorm).',
+  },
+});
+
+/** CIFAR-10 has 5,000 training images per class; the test split keeps a fifth as many per class. */
+export const CIFAR_MAX_PER_CLASS = 5000;
+
 /** Learning rate that suits each optimizer (the trainer's own defaults). */
 export const DEFAULT_LR = { sgd: '0.05', momentum: '0.05', adam: '0.001', adamw: '0.001' };
 
@@ -149,8 +177,12 @@ const isEmpty = (text) => String(text ?? '').trim() === '';
 
 export const DEFAULTS = Object.freeze({
   dataset: 'mnist',
+  // CIFAR-10 training images per class (only with dataset cifar10): 500 trains in a browser.
+  perClass: '500',
   model: 'mlp',
-  hidden: '256,256',
+  hidden: '256,256', // MLP only
+  dropout: '0',
+  augment: 'off',
   optimizer: 'momentum',
   sam: 'sam',
   rho: DEFAULT_RHO.sam,
@@ -179,7 +211,7 @@ export const OPTIONAL_KEYS = ['rhoSchedule', 'samStart', 'swaStart'];
 /** Settings the worker can change on a live trainer (everything else needs a new one). */
 export const LIVE_KEYS = ['lr', 'rho'];
 
-const CHOICES = { dataset: DATASETS, model: MODELS, optimizer: OPTIMIZERS, sam: SAM_MODES, rhoSchedule: RHO_SCHEDULES };
+const CHOICES = { dataset: DATASETS, model: MODELS, augment: AUGMENT, optimizer: OPTIMIZERS, sam: SAM_MODES, rhoSchedule: RHO_SCHEDULES };
 
 const MAX_HIDDEN_LAYERS = 4;
 const MAX_WIDTH = 4096;
@@ -292,7 +324,7 @@ export function validate(s) {
     errors.lr = 'The learning rate must be a number above 0 (try 0.05 for SGD, 0.001 for Adam).';
   }
   Object.assign(errors, validateSamParams(s));
-  if (parseHidden(s.hidden) === null) {
+  if (isActive(s, 'hidden') && parseHidden(s.hidden) === null) {
     errors.hidden = `Give 1 to ${MAX_HIDDEN_LAYERS} widths from 1 to ${MAX_WIDTH}, separated by commas (e.g. 256,256).`;
   }
   if (parseWholeNumber(s.batchSize, 1, MAX_BATCH) === null) {
@@ -316,21 +348,34 @@ export function validate(s) {
   }
   if (!isFractionOrEmpty(s.swaStart)) {
     errors.swaStart = 'SWA starts at a fraction of the run: at least 0 and below 1 (e.g. 0.75), or empty for no averaging.';
+  } else if (MODEL_INFO[s.model]?.batchNorm && !isEmpty(s.swaStart)) {
+    // The Trainer refuses it too: the averaged weights would need their own BatchNorm statistics.
+    errors.swaStart = `SWA does not work with ${MODEL_INFO[s.model].name}: its BatchNorm statistics would not fit the averaged weights. Leave this empty, or choose another model.`;
+  }
+  const dropout = parseNumber(s.dropout);
+  if (!(Number.isFinite(dropout) && dropout >= 0 && dropout < 1)) {
+    errors.dropout = 'Dropout is the share of features dropped before the classifier: at least 0 and below 1 (e.g. 0.25; 0 for none).';
+  }
+  if (isActive(s, 'perClass') && parseWholeNumber(s.perClass, 1, CIFAR_MAX_PER_CLASS) === null) {
+    errors.perClass = `Images per class must be a whole number from 1 to ${CIFAR_MAX_PER_CLASS.toLocaleString('en')} (all of CIFAR-10), e.g. 500.`;
   }
   return errors;
 }
 
 /**
- * Valid settings → {dataset, config} for the worker's `create` message. `config` uses the
- * Trainer's keys and leaves out what does not apply (momentum for Adam, ρ without SAM, the
- * hyperparameters of the other SAM modes, an empty ρ_min or n-step α, an empty ρ schedule,
+ * Valid settings → {dataset, perClass?, config} for the worker's `create` message (`perClass`:
+ * CIFAR-10's images per class, only with dataset cifar10). `config` uses the Trainer's keys and
+ * leaves out what does not apply (hidden widths but for the MLP, momentum for Adam, ρ without SAM,
+ * the hyperparameters of the other SAM modes, an empty ρ_min or n-step α, an empty ρ schedule,
  * late-phase start or SWA start).
  */
 export function toTrainerConfig(s) {
   const sgdFamily = s.optimizer === 'sgd' || s.optimizer === 'momentum';
   const config = {
     model: s.model,
-    hidden: parseHidden(s.hidden),
+    ...(isActive(s, 'hidden') && { hidden: parseHidden(s.hidden) }),
+    dropout: parseNumber(s.dropout),
+    augment: s.augment === 'on',
     optimizer: sgdFamily ? 'sgd' : s.optimizer,
     lr: parseNumber(s.lr),
     sam: s.sam,
@@ -350,14 +395,18 @@ export function toTrainerConfig(s) {
   }
   if (isActive(s, 'samStart') && !isEmpty(s.samStart)) config.samStart = parseNumber(s.samStart);
   if (!isEmpty(s.swaStart)) config.swaStart = parseNumber(s.swaStart);
+  if (isActive(s, 'perClass')) return { dataset: s.dataset, perClass: parseNumber(s.perClass), config };
   return { dataset: s.dataset, config };
 }
 
 /**
  * Is `key` a setting these settings use? Not a hyperparameter of another SAM mode, not the ρ
- * schedule or late-phase start without SAM, not the warm-up steps without the warm-up schedule.
+ * schedule or late-phase start without SAM, not the warm-up steps without the warm-up schedule,
+ * not the hidden widths without the MLP, not CIFAR-10's images per class with another data set.
  */
 export function isActive(s, key) {
+  if (key === 'hidden') return s.model === 'mlp';
+  if (key === 'perClass') return s.dataset === 'cifar10';
   if (SAM_PARAM_KEYS.includes(key)) return samParams(s.sam).includes(key);
   if (SAM_RUN_KEYS.includes(key)) {
     const sam = SAM_MODES.includes(s.sam) && s.sam !== 'none';
@@ -366,9 +415,9 @@ export function isActive(s, key) {
   return true;
 }
 
-/** Is the SWA average on (a valid fraction given)? */
+/** Is the SWA average on (a valid fraction given, and a model without BatchNorm)? */
 export function swaOn(s) {
-  return !isEmpty(s.swaStart) && isFractionOrEmpty(s.swaStart);
+  return !isEmpty(s.swaStart) && isFractionOrEmpty(s.swaStart) && !MODEL_INFO[s.model]?.batchNorm;
 }
 
 /**

@@ -3,8 +3,12 @@
 //
 // page → worker (every command may carry an `id`; the worker answers {type:'done', id, command, ok}
 // once the command has been handled, which is what the page's watchdog waits for)
-//   {type:'create', dataset:'mnist'|'fashion-mnist', config:{…Trainer config…}, options?:{evalEvery}}
-//                                     load the data (cached per name) and build a fresh Trainer
+//   {type:'create', dataset, config:{…Trainer config…}, options?:{evalEvery}}
+//                                     load the data and build a fresh Trainer. dataset: 'mnist' or
+//                                     'fashion-mnist' (fetched from data/, cached per name), or
+//                                     {kind:'cifar10', files:[{name, bytes}], perClass?, seed?} with
+//                                     bytes a File/Blob or an ArrayBuffer/Uint8Array (transfer it);
+//                                     the parsed subset of the last files (as Files) is kept
 //   {type:'start'}                    train until the end or a pause (also resumes); ignored while running
 //   {type:'pause'}                    stop after the current chunk; answered once the loop has stopped
 //   {type:'step', n}                  train n steps (while not running), then stay paused
@@ -33,7 +37,8 @@ const DATA_FILES = [
   't10k-images-idx3-ubyte.gz',
   't10k-labels-idx1-ubyte.gz',
 ];
-const DATASET_LABELS = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST' };
+const DATASET_LABELS = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST', cifar10: 'CIFAR-10' };
+const CIFAR_FILES_HINT = 'Choose cifar-10-binary.tar.gz as downloaded, or data_batch_1.bin … data_batch_5.bin together with test_batch.bin.';
 
 /** Aim for a metrics update about four times a second, whatever the adapter's speed. */
 const TARGET_CHUNK_MS = 250;
@@ -53,6 +58,7 @@ let nextEvalStep = 0;
 let lastEvalStep = -1;
 let swa = false; // config.swaStart was given: every evaluation also tests the SWA average
 const dataCache = new Map(); // dataset name → Promise<Uint8Array[4]>
+let cifarCache = null; // {key, data}: the wasm Dataset of the last CIFAR-10 files and subset
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
 const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
@@ -109,6 +115,8 @@ class UserError extends Error {
 // The SAM hyperparameters come first: their messages may mention SAM or a mode ("F-SAM's default").
 const FIELD_PATTERNS = [
   ['labelNoise', /label[_ ]?noise/i],
+  ['dropout', /\bdropout\b/i],
+  ['augment', /\baugment/i],
   ['m', /m-sharpness needs|\bm must\b/],
   ['batchSize', /batch[_ ]?size/i],
   ['samStart', /\bsamStart\b|start_fraction|late-phase/i],
@@ -196,7 +204,7 @@ function snapshot() {
 
 async function loadData(name) {
   if (!DATASET_LABELS[name]) {
-    throw new UserError(`There is no data set called "${name}".`, { field: 'dataset', hint: 'Choose MNIST or Fashion-MNIST.' });
+    throw new UserError(`There is no data set called "${name}".`, { field: 'dataset', hint: 'Choose MNIST, Fashion-MNIST or CIFAR-10.' });
   }
   if (!dataCache.has(name)) {
     const base = new URL(`./data/${name}/`, self.location.href);
@@ -218,6 +226,72 @@ async function loadData(name) {
   return dataCache.get(name);
 }
 
+/** Builds the wasm Dataset of MNIST or Fashion-MNIST (fetched from data/); the caller frees it. */
+async function idxDataset(name) {
+  const [trainImages, trainLabels, testImages, testLabels] = await loadData(name);
+  await engine;
+  try {
+    return wasm.Dataset.fromIdx(name, trainImages, trainLabels, testImages, testLabels);
+  } catch (err) {
+    throw new UserError(`The ${DATASET_LABELS[name]} files are damaged: ${firstLine(err.message ?? err)}`, { field: 'dataset', hint: 'Rebuild the page (npm run build).' });
+  }
+}
+
+/** One file's bytes: a File/Blob is read here, an ArrayBuffer or typed array is taken as it is. */
+async function fileBytes({ name, bytes }) {
+  if (bytes instanceof Blob) {
+    try {
+      return new Uint8Array(await bytes.arrayBuffer());
+    } catch (err) {
+      throw new UserError(`${name} could not be read (${firstLine(err.message ?? err)}).`, { field: 'cifarFile', hint: 'Choose the file again.' });
+    }
+  }
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  throw new UserError(`${name} came without its bytes.`, { field: 'cifarFile', hint: CIFAR_FILES_HINT });
+}
+
+/**
+ * The wasm Dataset of CIFAR-10 from the user's files: the official archive (one file), or the
+ * loose .bin batches. The Dataset of the last files (when they are Files, which have a size and a
+ * date to recognise them by), subset and seed is kept, so a new model on the same data does not
+ * unpack 170 MB again; the caller must not free it.
+ */
+async function cifarDataset({ files, perClass, seed }) {
+  if (!Array.isArray(files) || files.length === 0) {
+    throw new UserError('No CIFAR-10 file was given.', { field: 'cifarFile', hint: CIFAR_FILES_HINT });
+  }
+  const names = files.map((f) => String(f.name ?? ''));
+  const key = files.every((f) => f.bytes instanceof File)
+    ? JSON.stringify([files.map((f) => [f.name, f.bytes.size, f.bytes.lastModified]), perClass ?? null, seed ?? null])
+    : null;
+  if (key !== null && cifarCache?.key === key) return cifarCache.data;
+  cifarCache?.data.free();
+  cifarCache = null;
+  const batches = names.some((name) => /\.bin$/i.test(name));
+  if (!batches && files.length > 1) {
+    throw new UserError(`${names.join(', ')}: that is ${files.length} files but no .bin batch.`, { field: 'cifarFile', hint: CIFAR_FILES_HINT });
+  }
+  setState('loading', { detail: `Reading ${files.length === 1 ? names[0] : `${files.length} CIFAR-10 files`}` });
+  const bytes = await Promise.all(files.map(fileBytes));
+  await engine;
+  setState('loading', { detail: 'Unpacking CIFAR-10' });
+  let data;
+  try {
+    data = batches
+      ? wasm.Dataset.fromCifarBatches(names, bytes, perClass, seed)
+      : wasm.Dataset.fromCifarArchive(bytes[0], perClass, seed);
+  } catch (err) {
+    if (err instanceof WebAssembly.RuntimeError) throw err;
+    const message = firstLine(err.message ?? err);
+    // "training split: cannot take 500 images of class 0 …; ask for at most 50 per class"
+    if (/stratified subset/.test(message)) throw new UserError(message, { field: 'perClass' });
+    throw new UserError(batches ? message : `${names[0]}: ${message}`, { field: 'cifarFile' });
+  }
+  if (key !== null) cifarCache = { key, data };
+  return data;
+}
+
 async function create({ dataset = 'mnist', config = {}, options = {} }) {
   await stopLoop();
   await exclusive(async () => {
@@ -229,21 +303,18 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     lastEvalStep = -1;
     chunkSteps = 1;
     swa = config.swaStart !== undefined && config.swaStart !== null;
+    // CIFAR-10 comes from the user's files ('cifar10' alone has none: the message says so).
+    const cifar = dataset === 'cifar10' || dataset?.kind === 'cifar10';
+    const name = cifar ? 'cifar10' : dataset;
     setState('loading', { detail: 'Loading the data' });
-    const [trainImages, trainLabels, testImages, testLabels] = await loadData(dataset);
-    await engine;
+    const data = cifar ? await cifarDataset(dataset?.kind ? dataset : {}) : await idxDataset(name);
     setState('loading', { detail: 'Building the model' });
-    let data;
-    try {
-      data = wasm.Dataset.fromIdx(dataset, trainImages, trainLabels, testImages, testLabels);
-    } catch (err) {
-      throw new UserError(`The ${DATASET_LABELS[dataset]} files are damaged: ${firstLine(err.message ?? err)}`, { field: 'dataset', hint: 'Rebuild the page (npm run build).' });
-    }
     const counts = { trainCount: num(data.trainCount), testCount: num(data.testCount) };
     try {
       trainer = await wasm.Trainer.create(config, data);
     } finally {
-      data.free(); // the trainer keeps its own copy (on the GPU)
+      // The trainer keeps its own copy (on the GPU); a cached CIFAR-10 Dataset stays for the next.
+      if (data !== cifarCache?.data) data.free();
     }
     // The browser compiles the GPU pipelines in the background after create() returns, and the
     // first submission waits for all of them (about 2 s on SwiftShader). Evaluating now pays that
@@ -253,7 +324,7 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     const s = snapshot();
     evalEvery = Math.max(1, Math.round(options.evalEvery > 0 ? options.evalEvery : s.stepsPerEpoch / 2));
     nextEvalStep = evalEvery;
-    info = { dataset, ...counts, totalSteps: s.totalSteps, stepsPerEpoch: s.stepsPerEpoch, passesPerStep: s.passesPerStep, adapter: s.adapter, evalEvery };
+    info = { dataset: name, ...counts, totalSteps: s.totalSteps, stepsPerEpoch: s.stepsPerEpoch, passesPerStep: s.passesPerStep, adapter: s.adapter, evalEvery };
     setState('ready', { step: s.step, epoch: s.epoch, lr: s.lr });
   });
 }
@@ -436,7 +507,7 @@ const commands = {
         trainer.loadWeights(new Uint8Array(bytes));
       } catch (err) {
         if (err instanceof WebAssembly.RuntimeError) throw err;
-        throw new UserError(`These weights do not fit the model: ${firstLine(err.message ?? err)}`, { field: 'load', hint: 'Load a file saved from a model with the same hidden widths and data set.' });
+        throw new UserError(`These weights do not fit the model: ${firstLine(err.message ?? err)}`, { field: 'load', hint: 'Load a file saved from the same model (and hidden widths) on the same data set.' });
       }
       post({ type: 'loaded', step: num(trainer.stepCount) });
     });
