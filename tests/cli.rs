@@ -919,3 +919,87 @@ fn identical_runs_print_identical_metrics() {
     assert_eq!(first, second, "same seed, same metrics");
     assert_ne!(first, third, "a different seed changes the run");
 }
+
+/// Loose CIFAR-10 batches in the official record layout (label byte, then 3,072 CHW bytes):
+/// `per_class` training and `per_class / 2` test images of each class.
+fn write_cifar(dir: &Path, per_class: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let batch = |count: usize, salt: usize| {
+        let mut bytes = Vec::new();
+        for i in 0..count * 10 {
+            let label = i % 10;
+            bytes.push(label as u8);
+            for c in 0..3 {
+                for p in 0..1024 {
+                    let base = if c == 0 { 10 + 24 * label } else { 100 };
+                    bytes.push((base + (i * 7 + p * 13 + salt) % 9) as u8);
+                }
+            }
+        }
+        bytes
+    };
+    std::fs::write(dir.join("data_batch_1.bin"), batch(per_class, 0)).unwrap();
+    std::fs::write(dir.join("test_batch.bin"), batch(per_class / 2, 5)).unwrap();
+}
+
+#[test]
+fn trains_lenet_on_cifar10_batches_from_the_data_dir() {
+    let tmp = TempDir::new("cifar-cli");
+    write_cifar(&tmp.join("data/cifar-10"), 8);
+    let output = samlab_command(tmp.path())
+        .args(["train", "--dataset", "cifar10", "--data-dir"])
+        .arg(tmp.join("data"))
+        .args(["--model", "lenet", "--per-class", "6", "--batch-size", "20"])
+        .args([
+            "--epochs",
+            "1",
+            "--augment",
+            "--dropout",
+            "0.2",
+            "--sam",
+            "sam",
+        ])
+        .output()
+        .unwrap();
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 1, "one evaluation per epoch");
+    // 6 per class → 60 training images, 3 steps of 20; the test split keeps max(6/5, 1) = 1 per class.
+    assert_eq!(number(&records[0], "step"), 3.0);
+    assert!(number(&records[0], "test_loss").is_finite());
+    assert!(text(&output.stderr).contains("cifar10 (60 train / 10 test) · lenet"));
+}
+
+#[test]
+fn cifar10_missing_says_how_to_get_it() {
+    let tmp = TempDir::new("cifar-missing");
+    let output = samlab_command(tmp.path())
+        .args(["train", "--dataset", "cifar10", "--data-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(&output, &["fetch-data", "cifar10"]);
+}
+
+#[test]
+fn cifar10_subset_larger_than_a_class_is_rejected() {
+    let tmp = TempDir::new("cifar-subset");
+    write_cifar(&tmp.join("data/cifar-10"), 4);
+    let output = samlab_command(tmp.path())
+        .args(["train", "--dataset", "cifar10", "--data-dir"])
+        .arg(tmp.join("data"))
+        .args(["--per-class", "50"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&output, &["50"]);
+}
+
+#[test]
+fn rejects_a_convnet_on_images_too_small_for_it() {
+    // The tiny IDX images are too small for two 5×5 convolutions and two poolings.
+    assert_rejected("tiny-convnet", &["--model", "tfjs-convnet"], &["too small"]);
+}
+
+#[test]
+fn rejects_dropout_of_one() {
+    assert_rejected("dropout-one", &["--dropout", "1"], &["dropout"]);
+}

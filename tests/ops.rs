@@ -169,6 +169,95 @@ fn backward_matches_finite_differences() {
         &|g, t, _| ops::mean(g, t[0]),
         &mut rng,
     );
+    // Convolutions: stride 2 with padding on odd sizes, a bias, and batch 1.
+    for (xs, ws, stride, pad, bias) in [
+        ([2, 3, 7, 6], [4, 3, 3, 3], 2, 1, true),
+        ([1, 2, 5, 5], [3, 2, 2, 3], 1, 0, false),
+    ] {
+        let mut inputs = vec![shaped(&mut rng, &xs), shaped(&mut rng, &ws)];
+        if bias {
+            inputs.push(shaped(&mut rng, &[ws[0]]));
+        }
+        check_finite_differences(
+            1e-2,
+            &format!("conv2d {xs:?} stride {stride} pad {pad}"),
+            &inputs,
+            &[],
+            &move |g, t, _| ops::conv2d(g, t[0], t[1], bias.then(|| t[2]), stride, pad),
+            &mut rng,
+        );
+    }
+    // Pooling on an odd size with overlapping windows; distinct values keep max-pool off ties.
+    let mut distinct: Vec<f32> = (0..2 * 3 * 7 * 7).map(|i| i as f32 * 0.05).collect();
+    for i in (1..distinct.len()).rev() {
+        distinct.swap(i, rng.below(i + 1));
+    }
+    let pool_in = (distinct, vec![2, 3, 7, 7]);
+    for (kernel, stride) in [(3, 2), (2, 2)] {
+        check_finite_differences(
+            1e-2,
+            &format!("max_pool2d {kernel}/{stride}"),
+            std::slice::from_ref(&pool_in),
+            &[],
+            &move |g, t, _| ops::max_pool2d(g, t[0], kernel, stride),
+            &mut rng,
+        );
+        check_finite_differences(
+            1e-2,
+            &format!("avg_pool2d {kernel}/{stride}"),
+            std::slice::from_ref(&pool_in),
+            &[],
+            &move |g, t, _| ops::avg_pool2d(g, t[0], kernel, stride),
+            &mut rng,
+        );
+    }
+    check_finite_differences(
+        1e-2,
+        "global_avg_pool",
+        std::slice::from_ref(&pool_in),
+        &[],
+        &|g, t, _| ops::global_avg_pool(g, t[0]),
+        &mut rng,
+    );
+    // BatchNorm in both modes (training mode without touching the running statistics, so the
+    // repeated evaluations see the same function), 2-D and 1-D.
+    for (shape, mode) in [
+        (
+            vec![3, 4, 3, 2],
+            ops::NormMode::Train {
+                update_running: false,
+            },
+        ),
+        (
+            vec![5, 3],
+            ops::NormMode::Train {
+                update_running: false,
+            },
+        ),
+        (vec![2, 3, 2, 2], ops::NormMode::Eval),
+    ] {
+        let c = shape[1];
+        let inputs = [
+            shaped(&mut rng, &shape),
+            (rng.vec(c).iter().map(|v| 1.0 + 0.5 * v).collect(), vec![c]),
+            shaped(&mut rng, &[c]),
+        ];
+        let running: Vec<f32> = (0..c).map(|i| 0.1 * i as f32).collect();
+        check_finite_differences(
+            1e-2,
+            &format!("batch_norm {shape:?} {mode:?}"),
+            &inputs,
+            &[],
+            &move |g, t, _| {
+                let stats = ops::RunningStats {
+                    mean: g.gpu.upload(&running),
+                    var: g.gpu.upload(&vec![1.5f32; running.len()]),
+                };
+                ops::batch_norm(g, t[0], t[1], t[2], &stats, mode)
+            },
+            &mut rng,
+        );
+    }
     let logits = (
         rng.vec(7 * 10).iter().map(|v| 3.0 * v).collect(),
         vec![7, 10],
@@ -289,4 +378,40 @@ fn model_gradients_match_finite_differences() {
             &mut rng,
         );
     }
+}
+
+/// Inverted dropout: about p of the elements are zeroed, the rest scaled by 1/(1 − p), the
+/// backward applies the same mask, and a different step draws a different mask.
+#[test]
+fn dropout_drops_the_requested_share_with_one_mask_for_both_directions() {
+    let gpu = gpu();
+    let n = 20_000;
+    let x = vec![1.0f32; n];
+    let p = 0.3f32;
+    let masks: Vec<(Vec<f32>, Vec<f32>)> = [3u32, 4]
+        .iter()
+        .map(|&step| {
+            let build = move |g: &mut Graph, t: &[TensorId], _: &samlab::gpu::BufView| {
+                let uniform = g.gpu.alloc_uniform(16);
+                g.gpu
+                    .queue
+                    .write_buffer(&uniform, 0, bytemuck::cast_slice(&[9u32, step, 0, 0]));
+                ops::dropout(g, t[0], p, 1, &samlab::gpu::BufView::whole(&uniform))
+            };
+            let harness = OpHarness::new(&gpu, &[(x.clone(), vec![n])], &x, &[], &build);
+            let run = block_on(harness.run());
+            (run.output, run.grads[0].clone())
+        })
+        .collect();
+    let (y, dx) = &masks[0];
+    let scale = 1.0 / (1.0 - p);
+    assert!(y.iter().all(|&v| v == 0.0 || (v - scale).abs() < 1e-6));
+    let dropped = y.iter().filter(|&&v| v == 0.0).count() as f64 / n as f64;
+    assert!(
+        (dropped - p as f64).abs() < 0.02,
+        "dropped {dropped}, expected {p}"
+    );
+    // Upstream is all ones, so dx is the mask itself.
+    assert_eq!(y, dx, "the backward must reuse the forward's mask");
+    assert_ne!(y, &masks[1].0, "another step must draw another mask");
 }
