@@ -6,7 +6,8 @@
 // BIAS:        y = x + b[c]                                   (elementwise)
 // CHANNEL_SUM: out[c] = Σ_{n,s} dy                            (the conv bias gradient)
 // BN_STATS:    batch mean and 1/√(var+ε) (biased var, two-pass); with UPDATE_RUNNING also
-//              running ← (1−MOMENTUM)·running + MOMENTUM·stat, unbiased var (PyTorch)
+//              running ← (1−MOMENTUM)·running + MOMENTUM·stat, unbiased var (PyTorch); with
+//              CUMULATIVE the momentum is 1/(batches seen + 1) (recomputing statistics for SWA)
 // BN_EVAL_STATS: the same two rows from the running statistics (evaluation mode)
 // BN_NORMALIZE: y = γ·(x − mean)·inv_std + β                   (elementwise)
 // BN_GRAD_REDUCE: dβ = Σ dy, dγ = Σ dy·x̂, also kept in `stats` for the input gradient
@@ -33,6 +34,17 @@ override MOMENTUM: f32 = 0.1;
 //#if UPDATE_RUNNING
 @group(0) @binding(2) var<storage, read_write> running_mean: array<f32>;
 @group(0) @binding(3) var<storage, read_write> running_var: array<f32>;
+//#if CUMULATIVE
+// Batches already folded in; the momentum is 1/(seen + 1), an equal-weight average over batches
+// (PyTorch's momentum=None, used by swa_utils.update_bn).
+struct Seen {
+    batches: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+@group(0) @binding(4) var<uniform> seen: Seen;
+//#endif
 //#endif
 //#endif
 //#if BN_EVAL_STATS
@@ -127,8 +139,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         stats[C + c] = inverseSqrt(variance + EPS);
 //#if UPDATE_RUNNING
         let unbiased = lanes[0] / f32(max(M, 2u) - 1u);
-        running_mean[c] = (1.0 - MOMENTUM) * running_mean[c] + MOMENTUM * mean;
-        running_var[c] = (1.0 - MOMENTUM) * running_var[c] + MOMENTUM * unbiased;
+//#if CUMULATIVE
+        let momentum = 1.0 / f32(seen.batches + 1u);
+//#else
+        let momentum = MOMENTUM;
+//#endif
+        running_mean[c] = (1.0 - momentum) * running_mean[c] + momentum * mean;
+        running_var[c] = (1.0 - momentum) * running_var[c] + momentum * unbiased;
 //#endif
     }
 //#endif

@@ -3,6 +3,7 @@
 //! running statistics, and augmentation on CIFAR-like colour images.
 #![cfg(not(target_arch = "wasm32"))] // native suite; the browser suite is tests/web.rs
 
+mod cases;
 mod common;
 
 use std::path::Path;
@@ -273,5 +274,75 @@ fn resnet8_learns_augmented_colour_images_and_is_deterministic() {
         block_on(trainer.weights()).unwrap(),
         block_on(augmented.weights()).unwrap(),
         "augmentation changes what the network sees"
+    );
+}
+
+/// SWA over a BatchNorm model: the average gets its own running statistics, recomputed over the
+/// training split with an equal weight per batch (PyTorch's `swa_utils.update_bn`). With equal
+/// batches covering the split, bn1's running mean is the plain mean of conv1's output over every
+/// training image, checked here against a CPU convolution.
+#[test]
+fn swa_average_gets_batch_norm_statistics_recomputed_over_the_training_split() {
+    let dataset = synthetic_cifar(64, 8);
+    let gpu = gpu();
+    let config = TrainConfig {
+        swa_start: Some(0.75),
+        batch_size: 16,
+        ..cnn(ModelKind::Resnet8, SamKind::Sam)
+    };
+    let mut trainer = Trainer::new(&gpu, config, &dataset, None).unwrap();
+    assert!(block_on(trainer.save_average_safetensors())
+        .unwrap()
+        .is_none());
+    while trainer.step < trainer.total_steps() {
+        trainer.step();
+    }
+    // Only the last of the 4 steps is averaged, so the average is the final weights.
+    let average = block_on(trainer.average_weights()).unwrap().unwrap();
+    assert_eq!(average, block_on(trainer.weights()).unwrap());
+    let stats = block_on(trainer.average_running_statistics())
+        .unwrap()
+        .expect("a BatchNorm model has statistics for its average");
+    let spec = trainer.model.layout.get("conv1.weight").unwrap();
+    let filters = &average[spec.offset..spec.offset + spec.len()];
+    let x: Vec<f32> = dataset
+        .train
+        .pixels
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let c = (i / 64) % 3;
+            (p as f32 / 255.0 - dataset.mean[c]) / dataset.std[c]
+        })
+        .collect();
+    let (y, [oh, ow]) = cases::cpu_conv2d(&x, filters, [64, 3, 8, 8], [16, 3, 3], 1, 1);
+    let plane = oh * ow;
+    let mean_spec = trainer.model.state.get("bn1.running_mean").unwrap();
+    for c in 0..16 {
+        let want: f64 = (0..64)
+            .flat_map(|n| y[(n * 16 + c) * plane..(n * 16 + c + 1) * plane].iter())
+            .sum::<f64>()
+            / (64 * plane) as f64;
+        let got = stats[mean_spec.offset + c] as f64;
+        assert!(
+            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "bn1 running mean of channel {c}: {got} vs {want} over the training split"
+        );
+    }
+    // The current weights keep their own (momentum) statistics.
+    assert_ne!(block_on(trainer.running_statistics()).unwrap(), stats);
+    let eval = block_on(trainer.evaluate_average()).unwrap().unwrap();
+    assert!(eval.loss.is_finite() && eval.samples == 16);
+    // The average's checkpoint carries the recomputed statistics and loads back.
+    let bytes = block_on(trainer.save_average_safetensors())
+        .unwrap()
+        .unwrap();
+    let mut fresh =
+        Trainer::new(&gpu, cnn(ModelKind::Resnet8, SamKind::Sam), &dataset, None).unwrap();
+    fresh.load_safetensors(&bytes).unwrap();
+    let loaded = block_on(fresh.running_statistics()).unwrap();
+    assert_eq!(
+        &loaded[..trainer.model.state.total_len],
+        &stats[..trainer.model.state.total_len]
     );
 }

@@ -252,6 +252,7 @@ fn backward_matches_finite_differences() {
                 let stats = ops::RunningStats {
                     mean: g.gpu.upload(&running),
                     var: g.gpu.upload(&vec![1.5f32; running.len()]),
+                    seen: None,
                 };
                 ops::batch_norm(g, t[0], t[1], t[2], &stats, mode)
             },
@@ -364,6 +365,7 @@ fn model_gradients_match_finite_differences() {
                     update_running: false,
                 },
                 step: &step,
+                seen: None,
             };
             let logits = model.forward(g, t[0], &t[1..], &ctx);
             ops::cross_entropy(g, logits, labels, 0.0).loss

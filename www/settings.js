@@ -27,7 +27,7 @@ export const DEFAULT_RHO = {
 /**
  * What the page says about each model: its name in the select and a hint under it (its layers,
  * and the settings that suit it; none for the MLP, whose widths field says it all, so the
- * default page keeps Start on a 720 px screen). `batchNorm`: no SWA (see validate).
+ * default page keeps Start on a 720 px screen). `batchNorm`: the model keeps running statistics.
  */
 export const MODEL_INFO = Object.freeze({
   mlp: { name: 'MLP (ReLU)', hint: '' },
@@ -42,7 +42,7 @@ export const MODEL_INFO = Object.freeze({
   resnet8: {
     name: 'ResNet-8',
     batchNorm: true,
-    hint: 'conv 3×3×16 + BatchNorm, residual blocks of 16, 32, 64 channels, average pool → 10; for CIFAR-10, the slowest here. Try SGD + momentum at lr 0.05, augmentation on. No SWA (BatchNorm).',
+    hint: 'conv 3×3×16 + BatchNorm, residual blocks of 16, 32, 64 channels, average pool → 10; for CIFAR-10, the slowest here. Try SGD + momentum at lr 0.05, augmentation on. With SWA the average gets its own BatchNorm statistics.',
   },
 });
 
@@ -348,9 +348,6 @@ export function validate(s) {
   }
   if (!isFractionOrEmpty(s.swaStart)) {
     errors.swaStart = 'SWA starts at a fraction of the run: at least 0 and below 1 (e.g. 0.75), or empty for no averaging.';
-  } else if (MODEL_INFO[s.model]?.batchNorm && !isEmpty(s.swaStart)) {
-    // The Trainer refuses it too: the averaged weights would need their own BatchNorm statistics.
-    errors.swaStart = `SWA does not work with ${MODEL_INFO[s.model].name}: its BatchNorm statistics would not fit the averaged weights. Leave this empty, or choose another model.`;
   }
   const dropout = parseNumber(s.dropout);
   if (!(Number.isFinite(dropout) && dropout >= 0 && dropout < 1)) {
@@ -415,9 +412,10 @@ export function isActive(s, key) {
   return true;
 }
 
-/** Is the SWA average on (a valid fraction given, and a model without BatchNorm)? */
+/** Is the SWA average on (a valid fraction given)? BatchNorm models get the average's statistics
+ * recomputed over the training split before each evaluation (the Trainer does it). */
 export function swaOn(s) {
-  return !isEmpty(s.swaStart) && isFractionOrEmpty(s.swaStart) && !MODEL_INFO[s.model]?.batchNorm;
+  return !isEmpty(s.swaStart) && isFractionOrEmpty(s.swaStart);
 }
 
 /**

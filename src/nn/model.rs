@@ -89,6 +89,8 @@ pub struct ForwardContext<'a> {
     pub mode: NormMode,
     /// Dropout's `{seed, step}` uniform; dropout is off in evaluation.
     pub step: &'a BufView,
+    /// `NormMode::Recompute`: the `{batches seen}` uniform.
+    pub seen: Option<&'a BufView>,
 }
 
 #[derive(Clone, Debug)]
@@ -505,6 +507,7 @@ impl Model {
                     let running = RunningStats {
                         mean: view(mean),
                         var: view(var),
+                        seen: ctx.seen.cloned(),
                     };
                     ops::batch_norm(g, h, params[gamma], params[beta], &running, ctx.mode)
                 }
@@ -514,7 +517,7 @@ impl Model {
                 Layer::Flatten => ops::flatten(g, h),
                 Layer::Dropout { layer } => match ctx.mode {
                     NormMode::Train { .. } => ops::dropout(g, h, self.dropout, layer, ctx.step),
-                    NormMode::Eval => h,
+                    NormMode::Recompute | NormMode::Eval => h,
                 },
                 Layer::Residual {
                     ref body,

@@ -8,6 +8,10 @@ pub enum NormMode {
     /// With the batch's own statistics; `update_running` folds them into the running statistics
     /// (off in SAM's extra passes, davda54 semantics: the running statistics see each batch once).
     Train { update_running: bool },
+    /// With the batch's own statistics, folded into the running statistics as an equal-weight
+    /// average over batches (`RunningStats::seen` counts them): recomputing the statistics of
+    /// other weights, e.g. an SWA average (PyTorch's `swa_utils.update_bn`).
+    Recompute,
     /// With the running statistics (evaluation).
     Eval,
 }
@@ -17,6 +21,8 @@ pub enum NormMode {
 pub struct RunningStats {
     pub mean: BufView,
     pub var: BufView,
+    /// `NormMode::Recompute` only: a uniform `{batches seen, 0, 0, 0}`.
+    pub seen: Option<BufView>,
 }
 
 pub const BATCH_NORM_EPS: f32 = 1e-5;
@@ -62,6 +68,20 @@ pub fn batch_norm(
                 bindings.extend([&running.mean, &running.var]);
             }
             g.launch(&k, &bindings, [c as u32, 1, 1]);
+        }
+        NormMode::Recompute => {
+            let seen = running
+                .seen
+                .as_ref()
+                .expect("recomputing statistics needs the batch counter"); // ok: caller bug
+            let k = kernel("BN_STATS")
+                .define("UPDATE_RUNNING")
+                .define("CUMULATIVE");
+            g.launch(
+                &k,
+                &[&xv, &stats, &running.mean, &running.var, seen],
+                [c as u32, 1, 1],
+            );
         }
         NormMode::Eval => g.launch(
             &kernel("BN_EVAL_STATS"),

@@ -113,6 +113,7 @@ impl StepEngine {
             state: &norm_state,
             mode,
             step: &dropout_step,
+            seen: None,
         };
         let mut pass = |grads: &BufView, mode: NormMode| {
             let mut g = Graph::new(gpu);

@@ -194,6 +194,38 @@ impl EvalMetrics {
     }
 }
 
+/// A checkpoint of `model`: the flat weights and, for BatchNorm models, the running statistics
+/// `state` with PyTorch's `num_batches_tracked` = `batches`.
+pub fn checkpoint_bytes(
+    model: &Model,
+    mut flat: Vec<f32>,
+    state: Option<Vec<f32>>,
+    batches: u64,
+) -> Vec<u8> {
+    let Some(state) = state else {
+        return checkpoint::to_safetensors(&model.layout, &flat);
+    };
+    flat.extend_from_slice(&state[..model.state.total_len]);
+    let counters: Vec<(String, i64)> = model
+        .state
+        .specs
+        .iter()
+        .filter_map(|spec| spec.name.strip_suffix(".running_mean"))
+        .map(|prefix| {
+            let name = format!("{prefix}{}", checkpoint::BATCH_COUNTER_SUFFIX);
+            (name, batches as i64)
+        })
+        .collect();
+    checkpoint::to_safetensors_with_counters(&model.checkpoint_layout(), &flat, &counters)
+}
+
+/// The plan that recomputes the SWA average's BatchNorm statistics, its state and batch counter.
+struct AverageBatchNorm {
+    plan: Plan,
+    state: BufView,
+    seen: BufView,
+}
+
 /// Length of the training-metrics accumulator (see shaders/metrics.wgsl).
 const METRICS_LEN: usize = 16;
 
@@ -208,6 +240,8 @@ pub struct Trainer {
     engine: StepEngine,
     eval_plan: Plan,
     average_eval_plan: Option<Plan>,
+    /// SWA with BatchNorm: recomputes the average's running statistics.
+    average_bn_plan: Option<AverageBatchNorm>,
     eval_rows: usize,
     _eval_graphs: Vec<BuiltPlan>,
     _owned: OwnedBuffers,
@@ -251,11 +285,6 @@ impl Trainer {
             config.dropout,
         )
         .map_err(TrainError::Config)?;
-        if model.has_batch_norm() && config.swa_start.is_some() {
-            return Err(TrainError::Config(
-                "swa_start with a BatchNorm model is not supported: the averaged weights would need their own BatchNorm statistics; use a model without BatchNorm (mlp, lenet, tfjs-convnet)".into(),
-            ));
-        }
         let layout = model.layout.clone();
         let len = layout.total_len;
         gpu.check_binding_size("the parameter vector", len as u64 * 4)?;
@@ -297,16 +326,26 @@ impl Trainer {
         let (eval_batch, eval_load) = test_split.gather_plan(eval_rows, &norm, None);
         owned.keep(&eval_batch.x);
         owned.keep(&eval_batch.labels);
+        // SWA with BatchNorm: the average gets its own running statistics, recomputed over the
+        // training split before it is evaluated or saved (PyTorch's swa_utils.update_bn).
+        let average_stats = (config.swa_start.is_some() && model.has_batch_norm()).then(|| {
+            let state = gpu.upload(&model.init_state());
+            owned.keep(&state);
+            let seen_buffer = gpu.alloc_uniform(16);
+            owned.keep_buffer(&seen_buffer);
+            (state, BufView::whole(&seen_buffer))
+        });
         // One forward-only plan over the weights, and one over the SWA average when averaging.
         let mut eval_graphs = Vec::new();
-        let mut eval_over = |weights: &BufView| {
+        let mut eval_over = |weights: &BufView, state: &BufView| {
             let mut g = Graph::new(gpu);
             let x = g.input(eval_batch.x.clone(), &[eval_rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, &layout, weights, &engine.grad0);
             let context = ForwardContext {
-                state: &engine.norm_state,
+                state,
                 mode: NormMode::Eval,
                 step: &engine.dropout_step,
+                seen: None,
             };
             let logits = model.forward(&mut g, x, &tensors, &context);
             let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
@@ -321,11 +360,39 @@ impl Trainer {
             eval_graphs.push(built);
             plan
         };
-        let eval_plan = eval_over(&params);
-        let average_eval_plan = config
-            .swa_start
-            .is_some()
-            .then(|| eval_over(&engine.average));
+        let eval_plan = eval_over(&params, &engine.norm_state);
+        let average_eval_plan = config.swa_start.is_some().then(|| {
+            let state = average_stats
+                .as_ref()
+                .map_or(&engine.norm_state, |(s, _)| s);
+            eval_over(&engine.average, state)
+        });
+        // The recomputation: forward passes over training batches (no augmentation, no dropout)
+        // at the average, folding each batch's statistics into the average's state.
+        let average_bn_plan = average_stats.as_ref().map(|(state, seen)| {
+            let (batch, load) = train_split.gather_plan(config.batch_size, &norm, None);
+            owned.keep(&batch.x);
+            owned.keep(&batch.labels);
+            let mut g = Graph::new(gpu);
+            let x = g.input(batch.x.clone(), &[batch.rows, model.inputs()]);
+            let tensors = bind_parameters(&mut g, &layout, &engine.average, &engine.grad0);
+            let context = ForwardContext {
+                state,
+                mode: NormMode::Recompute,
+                step: &engine.dropout_step,
+                seen: Some(seen),
+            };
+            model.forward(&mut g, x, &tensors, &context);
+            let built = g.finish();
+            let mut plan = load;
+            plan.extend(built.plan.clone());
+            eval_graphs.push(built);
+            AverageBatchNorm {
+                plan,
+                state: state.clone(),
+                seen: seen.clone(),
+            }
+        });
 
         let steps_per_epoch = (dataset.train.count / config.batch_size) as u64;
         let trainer = Trainer {
@@ -340,6 +407,7 @@ impl Trainer {
             engine,
             eval_plan,
             average_eval_plan,
+            average_bn_plan,
             eval_rows,
             _eval_graphs: eval_graphs,
             _owned: owned,
@@ -531,11 +599,42 @@ impl Trainer {
         Ok(Some(EvalMetrics::from_accumulator(&acc)))
     }
 
+    /// Submits the recomputation of the SWA average's BatchNorm statistics over the training
+    /// split (every full batch, in the current epoch's order); nothing without BatchNorm.
+    fn submit_average_batch_norm(&self) {
+        let Some(recompute) = &self.average_bn_plan else {
+            return;
+        };
+        let rows = self.config.batch_size;
+        let fresh = self.model.init_state();
+        self.gpu
+            .queue
+            .write_buffer(&recompute.state.buffer, 0, bytemuck::cast_slice(&fresh));
+        for batch in 0..self.train_split.count / rows {
+            self.train_split.set_cursor(batch * rows, 0);
+            let seen = [batch as u32, 0, 0, 0];
+            self.gpu
+                .queue
+                .write_buffer(&recompute.seen.buffer, 0, bytemuck::cast_slice(&seen));
+            self.gpu.submit(&[&recompute.plan]);
+        }
+    }
+
+    /// The SWA average's own BatchNorm statistics, recomputed now (None without SWA or BatchNorm).
+    pub async fn average_running_statistics(&self) -> Result<Option<Vec<f32>>, TrainError> {
+        let Some(recompute) = &self.average_bn_plan else {
+            return Ok(None);
+        };
+        self.submit_average_batch_norm();
+        Ok(Some(self.gpu.read_f32(&recompute.state).await?))
+    }
+
     /// Like `submit_evaluation`, for the SWA average; None when SWA is off or has not started.
     pub fn submit_average_evaluation(&mut self) -> Option<BufView> {
         if self.engine.averaged() == 0 {
             return None;
         }
+        self.submit_average_batch_norm();
         self.submit_over_test_split(self.average_eval_plan.as_ref()?);
         Some(self.eval_metrics.clone())
     }
@@ -546,6 +645,11 @@ impl Trainer {
             return Ok(None);
         }
         Ok(Some(self.gpu.read_f32(&self.engine.average).await?))
+    }
+
+    /// The GPU view of BatchNorm's running statistics (the model's state layout).
+    pub fn running_statistics_view(&self) -> BufView {
+        self.engine.norm_state.clone()
     }
 
     /// The GPU view of the flat parameter vector.
@@ -582,29 +686,25 @@ impl Trainer {
     /// The weights, and for BatchNorm models the running statistics (with PyTorch's
     /// `num_batches_tracked` counters), as safetensors.
     pub async fn save_safetensors(&self) -> Result<Vec<u8>, TrainError> {
-        let mut flat = self.weights().await?;
-        if !self.model.has_batch_norm() {
-            return Ok(checkpoint::to_safetensors(&self.model.layout, &flat));
-        }
-        let state = self.gpu.read_f32(&self.engine.norm_state).await?;
-        flat.extend_from_slice(&state[..self.model.state.total_len]);
+        let weights = self.weights().await?;
+        let state = if self.model.has_batch_norm() {
+            Some(self.gpu.read_f32(&self.engine.norm_state).await?)
+        } else {
+            None
+        };
         // Running statistics are updated once per step (see StepEngine).
-        let counters: Vec<(String, i64)> = self
-            .model
-            .state
-            .specs
-            .iter()
-            .filter_map(|spec| spec.name.strip_suffix(".running_mean"))
-            .map(|prefix| {
-                let name = format!("{prefix}{}", checkpoint::BATCH_COUNTER_SUFFIX);
-                (name, self.step as i64)
-            })
-            .collect();
-        Ok(checkpoint::to_safetensors_with_counters(
-            &self.model.checkpoint_layout(),
-            &flat,
-            &counters,
-        ))
+        Ok(checkpoint_bytes(&self.model, weights, state, self.step))
+    }
+
+    /// The SWA average as a checkpoint (with its recomputed BatchNorm statistics), or None when
+    /// averaging is off or has not started.
+    pub async fn save_average_safetensors(&self) -> Result<Option<Vec<u8>>, TrainError> {
+        let Some(average) = self.average_weights().await? else {
+            return Ok(None);
+        };
+        let state = self.average_running_statistics().await?;
+        let batches = (self.train_split.count / self.config.batch_size) as u64;
+        Ok(Some(checkpoint_bytes(&self.model, average, state, batches)))
     }
 
     /// Loads weights (and running statistics) saved by `save_safetensors` or by PyTorch.

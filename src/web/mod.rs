@@ -275,23 +275,35 @@ impl Trainer {
         self.inner.borrow_mut().set_rho(rho).map_err(js_error)
     }
 
-    /// `await trainer.saveWeights()`: the weights as safetensors bytes (PyTorch names and layouts).
+    /// `await trainer.saveWeights()`: the weights (and BatchNorm's running statistics) as
+    /// safetensors bytes with PyTorch names and layouts.
     #[wasm_bindgen(js_name = saveWeights)]
     pub fn save_weights(&self) -> js_sys::Promise {
-        let (gpu, view, layout) = {
+        let (gpu, view, state_view, model, steps) = {
             let trainer = self.inner.borrow();
             (
                 trainer.gpu().clone(),
                 trainer.params_view(),
-                trainer.model.layout.clone(),
+                trainer.running_statistics_view(),
+                trainer.model.clone(),
+                trainer.step,
             )
         };
         wasm_bindgen_futures::future_to_promise(async move {
-            let flat = gpu
-                .read_f32(&view)
-                .await
-                .map_err(|e| JsValue::from(js_error(e)))?;
-            let bytes = train::checkpoint::to_safetensors(&layout, &flat);
+            let read = |view| {
+                let gpu = gpu.clone();
+                async move {
+                    gpu.read_f32(&view)
+                        .await
+                        .map_err(|e| JsValue::from(js_error(e)))
+                }
+            };
+            let flat = read(view).await?;
+            let state = match model.has_batch_norm() {
+                true => Some(read(state_view).await?),
+                false => None,
+            };
+            let bytes = train::checkpoint_bytes(&model, flat, state, steps);
             Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
         })
     }

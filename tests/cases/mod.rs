@@ -815,6 +815,7 @@ pub fn build_conv_op(
             let running = ops::RunningStats {
                 mean: upload("running_mean"),
                 var: upload("running_var"),
+                seen: None,
             };
             let mode = if op == "batch_norm" {
                 ops::NormMode::Train {

@@ -449,12 +449,19 @@ async fn train(args: TrainArgs) -> Result<(), String> {
     }
     progress.finish_and_clear();
     if let Some(path) = &args.save {
-        // With SWA the average is the model the run produces; otherwise the final weights.
-        let flat = match trainer.average_weights().await.map_err(|e| e.to_string())? {
+        // With SWA the average is the model the run produces; otherwise the final weights (with
+        // BatchNorm's running statistics in both cases).
+        let bytes = match trainer
+            .save_average_safetensors()
+            .await
+            .map_err(|e| e.to_string())?
+        {
             Some(average) => average,
-            None => trainer.weights().await.map_err(|e| e.to_string())?,
+            None => trainer
+                .save_safetensors()
+                .await
+                .map_err(|e| e.to_string())?,
         };
-        let bytes = checkpoint::to_safetensors(&trainer.model.layout, &flat);
         checkpoint::write_atomically(path, &bytes)
             .map_err(|e| format!("cannot write --save {}: {e}", path.display()))?;
     }
