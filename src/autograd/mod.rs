@@ -33,6 +33,10 @@ pub struct Graph {
     plan: Plan,
     /// Buffers this graph allocated; returned to the pool when the built plan is dropped.
     owned: Vec<wgpu::Buffer>,
+    /// Scratch views of an earlier graph this one may reuse (see `recycling`).
+    recycle: Vec<BufView>,
+    /// The scratch views this graph used, in order, for a later graph to recycle.
+    transient: Vec<BufView>,
 }
 
 /// A built graph: its commands and the buffers it owns.
@@ -40,6 +44,16 @@ pub struct BuiltPlan {
     pub plan: Plan,
     gpu: Arc<Gpu>,
     owned: Vec<wgpu::Buffer>,
+    transient: Vec<BufView>,
+}
+
+impl BuiltPlan {
+    /// The scratch (activations, their gradients, per-op temporaries) this plan uses and that
+    /// holds nothing once the plan has run: a later plan that never runs concurrently with this
+    /// one may reuse it (`Graph::recycling`).
+    pub fn scratch(&self) -> Vec<BufView> {
+        self.transient.clone()
+    }
 }
 
 impl Drop for BuiltPlan {
@@ -58,7 +72,19 @@ impl Graph {
             tape: Vec::new(),
             plan: Plan::new(),
             owned: Vec::new(),
+            recycle: Vec::new(),
+            transient: Vec::new(),
         }
+    }
+
+    /// A graph whose scratch reuses `scratch` from an earlier plan (`BuiltPlan::scratch`) where
+    /// sizes match. Sound because plans run one after another on the queue and scratch carries
+    /// nothing from one pass to the next: SAM's extra passes then cost no extra activation memory.
+    /// The earlier plan must outlive this one (it owns the buffers).
+    pub fn recycling(gpu: &Arc<Gpu>, scratch: Vec<BufView>) -> Self {
+        let mut graph = Graph::new(gpu);
+        graph.recycle = scratch;
+        graph
     }
 
     /// A tensor whose data lives in a buffer owned elsewhere (a batch, a dataset); no gradient.
@@ -107,8 +133,20 @@ impl Graph {
         self.push(shape, data, requires_grad, None)
     }
 
-    /// A scratch buffer that lives as long as the plan.
+    /// A scratch buffer for data that lives within one run of the plan (possibly recycled from
+    /// an earlier plan, see `recycling`).
     pub fn alloc(&mut self, len: usize) -> BufView {
+        let view = match self.recycle.iter().position(|v| v.len == len) {
+            Some(i) => self.recycle.swap_remove(i),
+            None => self.alloc_persistent(len),
+        };
+        self.transient.push(view.clone());
+        view
+    }
+
+    /// A buffer whose contents are read after the plan has run (e.g. a loss's statistics, read by
+    /// the metrics after later passes): never shared with another plan.
+    pub fn alloc_persistent(&mut self, len: usize) -> BufView {
         let view = self.gpu.alloc(len);
         self.owned.push(view.buffer.clone());
         view
@@ -210,6 +248,7 @@ impl Graph {
             plan: self.plan,
             gpu: self.gpu,
             owned: self.owned,
+            transient: self.transient,
         }
     }
 }

@@ -107,6 +107,8 @@ pub struct Model {
     pub summary: String,
     /// Drop probability of the dropout layer (0: none).
     pub dropout: f32,
+    /// Rough count of activation values per sample in a forward pass (for sizing batches).
+    pub activations_per_sample: usize,
     layers: Vec<Layer>,
     param_init: Vec<Init>,
     state_init: Vec<Init>,
@@ -122,6 +124,8 @@ struct Builder {
     /// Index of the next module in an `nn.Sequential` (every layer counts, as in PyTorch).
     module: usize,
     dropouts: u32,
+    /// Rough count of activation values one sample produces in a forward pass.
+    activations: usize,
 }
 
 impl Builder {
@@ -134,6 +138,7 @@ impl Builder {
             state_init: Vec::new(),
             module: 0,
             dropouts: 0,
+            activations: 0,
         }
     }
 
@@ -165,6 +170,7 @@ impl Builder {
         );
         let bias = self.param(format!("{name}.bias"), &[out], ParamKind::Bias, bound);
         self.shape = vec![out];
+        self.activations += 2 * out; // output and activation
         Ok(Layer::Linear { weight, bias })
     }
 
@@ -201,6 +207,8 @@ impl Builder {
         );
         let bias = bias.then(|| self.param(format!("{name}.bias"), &[out], ParamKind::Bias, bound));
         self.shape = vec![out, oh, ow];
+        // The output and what follows it (bias or BatchNorm, ReLU, a residual sum).
+        self.activations += 3 * out * oh * ow;
         Ok(Layer::Conv {
             weight,
             bias,
@@ -249,6 +257,7 @@ impl Builder {
             ));
         }
         self.shape = vec![c, h / size, w / size];
+        self.activations += 2 * c * (h / size) * (w / size); // output and winners
         Ok(Layer::MaxPool(size))
     }
 
@@ -397,6 +406,7 @@ impl Model {
             state: b.state,
             summary,
             dropout: dropout as f32,
+            activations_per_sample: b.activations.max(1),
             layers,
             param_init: b.param_init,
             state_init: b.state_init,

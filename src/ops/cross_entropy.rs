@@ -24,7 +24,8 @@ pub fn cross_entropy(
         "cross_entropy expects [rows, classes] logits"
     ); // ok: graph-construction bug
     let (rows, classes) = (shape[0], shape[1]);
-    let stats = g.alloc(4);
+    // Read by the metrics after the step's other passes: never recycled.
+    let stats = g.alloc_persistent(4);
     let row_lse = g.alloc(rows);
     let lv = g.data(logits).clone();
     let loss_view = stats.slice(0, 1);

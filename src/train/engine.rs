@@ -115,8 +115,14 @@ impl StepEngine {
             step: &dropout_step,
             seen: None,
         };
+        // Every pass after the first reuses the first one's scratch (activations and their
+        // gradients): passes run one after another, so SAM costs no extra activation memory.
+        let mut scratch_of_first: Option<Vec<BufView>> = None;
         let mut pass = |grads: &BufView, mode: NormMode| {
-            let mut g = Graph::new(gpu);
+            let mut g = match &scratch_of_first {
+                Some(scratch) => Graph::recycling(gpu, scratch.clone()),
+                None => Graph::new(gpu),
+            };
             let x = g.input(batch.x.clone(), &[batch.rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, layout, &params, grads);
             let logits = model.forward(&mut g, x, &tensors, &context(mode));
@@ -124,12 +130,26 @@ impl StepEngine {
             g.backward(loss.loss);
             let built = g.finish();
             let plan = built.plan.clone();
+            scratch_of_first.get_or_insert_with(|| built.scratch());
             graphs.push(built);
             (plan, loss.stats)
         };
+        // Only the passes this variant's plans use are built.
+        let kind = config.sam.kind;
         let (pass0, stats1) = pass(&grad0, train_mode(!one_pass_at_perturbed));
-        let (pass1, stats2) = pass(&grad1, train_mode(one_pass_at_perturbed));
-        let (pass2, _) = pass(&grad2, train_mode(false));
+        let (pass1, stats2) = if kind == SamKind::None {
+            let unused = gpu.alloc(4); // bound by the SAM metrics kernel, never written
+            owned.keep(&unused);
+            (Plan::new(), unused)
+        } else {
+            pass(&grad1, train_mode(one_pass_at_perturbed))
+        };
+        let pass2 = if kind == SamKind::CrSam {
+            pass(&grad2, train_mode(false)).0
+        } else {
+            Plan::new()
+        };
+        let first_scratch = scratch_of_first.clone().unwrap_or_default();
 
         // m-sharpness: copy each sub-batch out of the batch (storage offsets must be 256-byte
         // aligned, copies only 4-byte) and give it its own passes at w and at w + ε_j.
@@ -149,7 +169,7 @@ impl StepEngine {
                 let sub = Batch { x, labels, rows };
                 // Each sub-batch's pass at w updates the running statistics (every sample once).
                 let mut sub_pass = |grads: &BufView, total: &BufView, mode: NormMode| {
-                    let mut g = Graph::new(gpu);
+                    let mut g = Graph::recycling(gpu, first_scratch.clone());
                     let x = g.input(sub.x.clone(), &[rows, features]);
                     let tensors = bind_parameters(&mut g, layout, &params, grads);
                     let logits = model.forward(&mut g, x, &tensors, &context(mode));
@@ -183,7 +203,7 @@ impl StepEngine {
             let mut keep_current = Plan::new();
             keep_current.copy(&batch.x, &x);
             keep_current.copy(&batch.labels, &labels);
-            let mut g = Graph::new(gpu);
+            let mut g = Graph::recycling(gpu, first_scratch.clone());
             let input = g.input(x.clone(), &[batch.rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, layout, &params, &grad1);
             let logits = model.forward(&mut g, input, &tensors, &context(train_mode(false)));

@@ -226,6 +226,9 @@ struct AverageBatchNorm {
     seen: BufView,
 }
 
+/// Activation values (f32) one evaluation batch may hold: 64 MiB.
+const EVAL_ACTIVATION_BUDGET: usize = 16 << 20;
+
 /// Length of the training-metrics accumulator (see shaders/metrics.wgsl).
 const METRICS_LEN: usize = 16;
 
@@ -322,7 +325,16 @@ impl Trainer {
         owned.keep(&eval_metrics);
 
         // Evaluation: forward only, in batches of eval_batch_size, accumulated on the GPU.
-        let eval_rows = config.eval_batch_size.min(dataset.test.count.max(1));
+        // Evaluation batches stay within a memory budget for wide convolutional models (a
+        // ResNet-8 on CIFAR-10 evaluates ~100 images per batch, an MLP the full 1,000).
+        let eval_rows = config
+            .eval_batch_size
+            .min(
+                config
+                    .batch_size
+                    .max(EVAL_ACTIVATION_BUDGET / model.activations_per_sample),
+            )
+            .min(dataset.test.count.max(1));
         let (eval_batch, eval_load) = test_split.gather_plan(eval_rows, &norm, None);
         owned.keep(&eval_batch.x);
         owned.keep(&eval_batch.labels);
