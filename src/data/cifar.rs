@@ -617,6 +617,7 @@ fn read_name_extension(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::data::test_util::{assert_contains, err_msg, temp_dir};
     use flate2::write::GzEncoder;
     use flate2::Compression;
     use std::io::Write;
@@ -715,29 +716,6 @@ mod tests {
         assert_eq!(got.features, want.features, "{what}: features");
         assert!(got.labels == want.labels, "{what}: labels differ");
         assert!(got.pixels == want.pixels, "{what}: pixels differ");
-    }
-
-    fn err_msg<T: std::fmt::Debug>(r: Result<T, DataError>) -> String {
-        r.expect_err("expected an error").to_string()
-    }
-
-    fn assert_contains(msg: &str, word: &str) {
-        assert!(
-            msg.contains(word),
-            "error message {msg:?} should contain {word:?}"
-        );
-        assert!(
-            !msg.contains('\n'),
-            "error message should be one line: {msg:?}"
-        );
-    }
-
-    /// A fresh empty directory under the system temp dir.
-    fn temp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("samlab-cifar-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 
     #[test]
@@ -1085,7 +1063,7 @@ mod tests {
     #[test]
     fn load_dir_reads_the_archive_or_loose_batches() {
         let entries = official_entries();
-        let dir = temp_dir("archive");
+        let dir = temp_dir("cifar", "archive");
         std::fs::write(dir.join(ARCHIVE_NAME), gzip(&tar_of(&entries))).unwrap();
         let (train, test) = load_dir(&dir).unwrap();
         assert_same(&train, &expected_train(), "archive in dir");
@@ -1096,7 +1074,7 @@ mod tests {
         assert_contains(&msg, "not a valid tar file");
         std::fs::remove_dir_all(&dir).unwrap();
 
-        let dir = temp_dir("loose");
+        let dir = temp_dir("cifar", "loose");
         let batches = dir.join("cifar-10-batches-bin");
         std::fs::create_dir(&batches).unwrap();
         for (path, data) in &entries {
@@ -1115,7 +1093,7 @@ mod tests {
 
     #[test]
     fn load_dir_says_how_to_get_the_data() {
-        let dir = temp_dir("empty");
+        let dir = temp_dir("cifar", "empty");
         let msg = err_msg(load_dir(&dir));
         assert_contains(&msg, "no CIFAR-10 data in");
         assert_contains(&msg, "npm run fetch-data -- --dataset cifar10");

@@ -573,6 +573,7 @@ pub fn load_split(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::data::test_util::{assert_contains, err_msg, temp_dir};
     use flate2::write::GzEncoder;
     use flate2::Compression;
     use std::io::Write;
@@ -600,29 +601,6 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_be_bytes())
             .collect()
-    }
-
-    fn err_msg<T: std::fmt::Debug>(r: Result<T, DataError>) -> String {
-        r.expect_err("expected an error").to_string()
-    }
-
-    fn assert_contains(msg: &str, word: &str) {
-        assert!(
-            msg.contains(word),
-            "error message {msg:?} should contain {word:?}"
-        );
-        assert!(
-            !msg.contains('\n'),
-            "error message should be one line: {msg:?}"
-        );
-    }
-
-    /// A fresh empty directory under the system temp dir.
-    fn temp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("samlab-idx-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 
     #[test]
@@ -738,7 +716,7 @@ mod tests {
 
     #[test]
     fn count_mismatch() {
-        let dir = temp_dir("mismatch");
+        let dir = temp_dir("idx", "mismatch");
         std::fs::write(
             dir.join("train-images-idx3-ubyte"),
             encode_images(&sample_images(4, 2, 2)),
@@ -759,7 +737,7 @@ mod tests {
 
     #[test]
     fn load_split_reads_plain_and_gzip() {
-        let dir = temp_dir("ok");
+        let dir = temp_dir("idx", "ok");
         let images = sample_images(3, 5, 5);
         std::fs::write(
             dir.join("t10k-images-idx3-ubyte.gz"),
@@ -779,7 +757,7 @@ mod tests {
 
     #[test]
     fn load_split_missing_file() {
-        let dir = temp_dir("missing");
+        let dir = temp_dir("idx", "missing");
         let msg = err_msg(load_split(&dir, "train", 10));
         assert_contains(&msg, "missing");
         assert_contains(
@@ -798,7 +776,7 @@ mod tests {
 
     #[test]
     fn load_split_names_the_bad_file() {
-        let dir = temp_dir("badfile");
+        let dir = temp_dir("idx", "badfile");
         std::fs::write(dir.join("train-images-idx3-ubyte"), encode_labels(&[1])).unwrap();
         let msg = err_msg(load_split(&dir, "train", 10));
         assert_contains(&msg, "train-images-idx3-ubyte:");

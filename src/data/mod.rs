@@ -142,6 +142,37 @@ impl Dataset {
     }
 }
 
+/// Helpers shared by the parsers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::idx::DataError;
+
+    pub fn err_msg<T: std::fmt::Debug>(r: Result<T, DataError>) -> String {
+        r.expect_err("expected an error").to_string()
+    }
+
+    /// The message names `word` and fits on one line.
+    pub fn assert_contains(msg: &str, word: &str) {
+        assert!(
+            msg.contains(word),
+            "error message {msg:?} should contain {word:?}"
+        );
+        assert!(
+            !msg.contains('\n'),
+            "error message should be one line: {msg:?}"
+        );
+    }
+
+    /// A fresh empty directory under the system temp dir.
+    pub fn temp_dir(prefix: &str, name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("samlab-{prefix}-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_label_noise;

@@ -190,6 +190,22 @@ pub fn floats(v: &Value) -> Vec<f64> {
         .collect()
 }
 
+/// A fixture tensor's values as f32 (they are f32 values widened to f64 by the script).
+pub fn f32s(v: &Value) -> Vec<f32> {
+    floats(v).iter().map(|&x| x as f32).collect()
+}
+
+/// The named inputs of a fixture case, in `order`, as (values, shape).
+pub fn case_inputs(case: &Value, order: &[&str]) -> Vec<(Vec<f32>, Vec<usize>)> {
+    order
+        .iter()
+        .map(|name| {
+            let tensor = &case["inputs"][*name];
+            (f32s(tensor), shape(tensor))
+        })
+        .collect()
+}
+
 pub fn shape(v: &Value) -> Vec<usize> {
     v["shape"]
         .as_array()
@@ -222,22 +238,13 @@ pub async fn ops_match_the_jax_fixtures(gpu: &Arc<Gpu>) {
             order.len(),
             "{op}: unexpected inputs {names:?}"
         );
-        let inputs: Vec<(Vec<f32>, Vec<usize>)> = order
-            .iter()
-            .map(|n| {
-                let v = &case["inputs"][*n];
-                (floats(v).iter().map(|&x| x as f32).collect(), shape(v))
-            })
-            .collect();
+        let inputs = case_inputs(case, &order);
         let labels: Vec<u32> = params
             .get("labels")
             .and_then(Value::as_array)
             .map(|l| l.iter().map(|x| x.as_u64().unwrap() as u32).collect())
             .unwrap_or_default();
-        let upstream: Vec<f32> = floats(&case["upstream"])
-            .iter()
-            .map(|&x| x as f32)
-            .collect();
+        let upstream = f32s(&case["upstream"]);
         let build = build_for(op, params);
         let harness = OpHarness::new(gpu, &inputs, &upstream, &labels, &*build);
         let run = harness.run().await;
@@ -851,17 +858,8 @@ pub async fn conv_ops_match_the_jax_fixtures(gpu: &Arc<Gpu>) {
             _ => vec!["x"],
         };
         assert_eq!(names.len(), order.len(), "{op}: inputs {names:?}");
-        let inputs: Vec<(Vec<f32>, Vec<usize>)> = order
-            .iter()
-            .map(|n| {
-                let v = &case["inputs"][*n];
-                (floats(v).iter().map(|&x| x as f32).collect(), shape(v))
-            })
-            .collect();
-        let upstream: Vec<f32> = floats(&case["upstream"])
-            .iter()
-            .map(|&x| x as f32)
-            .collect();
+        let inputs = case_inputs(case, &order);
+        let upstream = f32s(&case["upstream"]);
         let (build, running) = build_conv_op(op, &case["params"], gpu);
         let harness = OpHarness::new(gpu, &inputs, &upstream, &[], &*build);
         let run = harness.run().await;
