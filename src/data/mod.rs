@@ -142,8 +142,8 @@ impl Dataset {
     }
 }
 
-/// Helpers shared by the parsers' unit tests.
-#[cfg(test)]
+/// Helpers shared by the parsers' unit tests (native only, like those tests).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod test_util {
     use super::idx::DataError;
 
