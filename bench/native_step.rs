@@ -5,12 +5,13 @@
 //!
 //! `-- convnet` instead times the tfjs-examples MNIST convnet (conv5×5×8, pool, conv5×5×16, pool,
 //! dense 10) at batch 64 with momentum SGD and SAM, the configuration docs/anchors.md measured
-//! for TF.js (`npm run bench:native -- convnet`).
+//! for TF.js (`npm run bench:native -- convnet`). `-- resnet8` times ResNet-8 at batch 128 on
+//! CIFAR-10-shaped data (3×32×32; random pixels, since the timing does not depend on them).
 
 use std::path::Path;
 use std::time::Instant;
 
-use samlab::data::Dataset;
+use samlab::data::{Dataset, Split};
 use samlab::gpu::Gpu;
 use samlab::nn::ModelKind;
 use samlab::sam::{SamConfig, SamKind};
@@ -19,6 +20,8 @@ use samlab::train::{TrainConfig, Trainer};
 const WARM_UP_STEPS: usize = 5;
 const STEPS_PER_ROUND: usize = 20;
 const ROUNDS: usize = 7;
+/// ResNet-8 steps take seconds on a CPU adapter: fewer per round.
+const RESNET_STEPS_PER_ROUND: usize = 3;
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
@@ -35,10 +38,24 @@ fn main() -> Result<(), String> {
         Dataset::load_idx_dir("mnist", &dir).map_err(|e| format!("{e} (run `npm run setup`)"))?;
     let gpu = pollster::block_on(Gpu::new()).map_err(|e| e.to_string())?;
     let convnet = std::env::args().any(|a| a == "convnet");
+    let resnet = std::env::args().any(|a| a == "resnet8");
     let (model, model_name, batch) = if convnet {
         (ModelKind::TfjsConvnet, "tfjs-convnet", 64)
+    } else if resnet {
+        (ModelKind::Resnet8, "resnet8", 128)
     } else {
         (ModelKind::Mlp, "mlp", 128)
+    };
+    let dataset = if resnet {
+        let split = |count: usize| Split {
+            pixels: (0..count * 3072).map(|i| (i * 7919 % 251) as u8).collect(),
+            labels: (0..count).map(|i| (i % 10) as u8).collect(),
+            count,
+            features: 3072,
+        };
+        Dataset::new("cifar-shaped", split(2560), split(500), 10, [3, 32, 32])
+    } else {
+        dataset
     };
     let all = [
         ("sgd", SamKind::None),
@@ -53,7 +70,16 @@ fn main() -> Result<(), String> {
         ("msam", SamKind::Msam),
         ("nstep", SamKind::NStep),
     ];
-    let configs = if convnet { &all[..2] } else { &all[..] };
+    let steps_per_round = if resnet {
+        RESNET_STEPS_PER_ROUND
+    } else {
+        STEPS_PER_ROUND
+    };
+    let configs = if convnet || resnet {
+        &all[..2]
+    } else {
+        &all[..]
+    };
     let mut trainers = Vec::new();
     for &(_, kind) in configs {
         let config = TrainConfig {
@@ -79,12 +105,12 @@ fn main() -> Result<(), String> {
     for _ in 0..ROUNDS {
         for (trainer, times) in trainers.iter_mut().zip(&mut timings) {
             let start = Instant::now();
-            for _ in 0..STEPS_PER_ROUND {
+            for _ in 0..steps_per_round {
                 trainer.step();
             }
             // Waits for the queue: the read is ordered after every step just submitted.
             pollster::block_on(trainer.take_train_metrics()).map_err(|e| e.to_string())?;
-            times.push(start.elapsed().as_secs_f64() * 1000.0 / STEPS_PER_ROUND as f64);
+            times.push(start.elapsed().as_secs_f64() * 1000.0 / steps_per_round as f64);
         }
     }
     let adapter = gpu.adapter_name();
@@ -98,7 +124,7 @@ fn main() -> Result<(), String> {
         });
         println!("{line}");
     }
-    println!("step time relative to momentum SGD (medians of {ROUNDS} interleaved rounds of {STEPS_PER_ROUND} steps):");
+    println!("step time relative to momentum SGD (medians of {ROUNDS} interleaved rounds of {steps_per_round} steps):");
     for ((name, _), ms) in configs.iter().zip(&medians).skip(1) {
         let goal = match *name {
             "sam" => " (goal ≤ 2.05)",
