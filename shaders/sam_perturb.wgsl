@@ -5,6 +5,7 @@
 // The save is fused here so the restore after the second pass is an exact copy.
 // SIGN: the p = ∞ ball, ε = ρ·sign(d) (no norm; sign(0) = 0).
 // NEGATIVE: CR-SAM's second point, w = saved − ε (reads the saved weights, saves nothing).
+// MASKED: SSAM, ε ⊙ M with a 0/1 mask (the norm stays that of the whole direction).
 
 override LEN: u32;
 override XI: f32 = 1e-12;
@@ -35,6 +36,9 @@ struct SamUniforms {
 //#if ADAPTIVE
 @group(0) @binding(5) var<storage, read> is_weight: array<f32>;
 //#endif
+//#if MASKED
+@group(0) @binding(5) var<storage, read> mask: array<f32>;
+//#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -54,7 +58,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     if (WEIGHTS_ONLY && is_weight[i] == 0.0) { t = 1.0; }
     let e = scale * t * t * d[i];
 //#else
+//#if MASKED
+    let e = scale * d[i] * mask[i];
+//#else
     let e = scale * d[i];
+//#endif
 //#endif
 //#endif
 //#if NEGATIVE

@@ -16,6 +16,7 @@
 // SAMPA_COMBINE   G = (1−λ)·G_a + λ·g_y' into g1 (G_a there), g_y ← g_y' (in g0).
 // SWA_UPDATE      avg ← avg + (w − avg)·u.average_weight: a running mean of the iterates.
 // MSHARP_ACCUMULATE  acc (+)= SCALE·g (FIRST overwrites): m-sharpness averages its sub-batches.
+// FISHER_ACCUMULATE  acc (+)= g² (FIRST overwrites): SSAM's Fisher information, Σ of per-sample g².
 // NSTEP_ASCENT    δ = (w − saved) + α·g/(‖g‖ + ξ) into `delta` (‖g‖² in scalars[0].y).
 // NSTEP_PROJECT   w = saved + δ·min(1, ρ/‖δ‖) (‖δ‖² in scalars[3].y).
 
@@ -108,6 +109,10 @@ struct OptimizerUniforms {
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 //#endif
+//#if FISHER_ACCUMULATE
+@group(0) @binding(0) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+//#endif
 //#if NSTEP_ASCENT
 @group(0) @binding(0) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
@@ -186,6 +191,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     acc[i] = SCALE * g[i];
 //#else
     acc[i] = acc[i] + SCALE * g[i];
+//#endif
+//#endif
+//#if FISHER_ACCUMULATE
+//#if FIRST
+    acc[i] = g[i] * g[i];
+//#else
+    acc[i] = acc[i] + g[i] * g[i];
 //#endif
 //#endif
 //#if NSTEP_ASCENT

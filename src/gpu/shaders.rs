@@ -20,6 +20,7 @@ pub fn source(name: &str) -> &'static str {
         "channel" => include_str!("../../shaders/channel.wgsl"),
         "pool" => include_str!("../../shaders/pool.wgsl"),
         "dropout" => include_str!("../../shaders/dropout.wgsl"),
+        "topk" => include_str!("../../shaders/topk.wgsl"),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
     }
 }

@@ -55,6 +55,9 @@ pub enum SamKind {
     /// Xie et al. 2024: SAMPa, two independent gradients per step (at x + ε on the previous batch
     /// and at a look-ahead point y on the current one), G = (1−λ)·G_a + λ·g_y'.
     Sampa,
+    /// Mi et al. 2022: sparse SAM, ε only on the parameters with the largest Fisher information
+    /// (Σ of per-sample g² over a few samples), the mask refreshed every k steps (s, N_s, k).
+    Ssam,
 }
 
 /// (CLI/JS name, kind, reference default ρ, forward/backward passes per step as a text).
@@ -73,6 +76,7 @@ const KINDS: &[(&str, SamKind, f64)] = &[
     ("nstep", SamKind::NStep, 0.05),
     ("msharp", SamKind::MSharp, 0.05),
     ("sampa", SamKind::Sampa, 0.1),
+    ("ssam", SamKind::Ssam, 0.05),
 ];
 
 impl SamKind {
@@ -147,6 +151,13 @@ pub struct SamConfig {
     /// GSAM's ρ at the smallest learning rate (ρ follows lr linearly); default: ρ (constant).
     #[serde(default)]
     pub rho_min: Option<f64>,
+    /// SSAM's sparsity s: the share of parameters left unperturbed (default 0.5).
+    #[serde(default)]
+    pub sparsity: Option<f64>,
+    /// SSAM's N_s: samples (the first rows of the batch) whose squared gradients make the Fisher
+    /// information (default 16).
+    #[serde(default)]
+    pub fisher_samples: Option<u32>,
 }
 
 impl SamConfig {
@@ -186,8 +197,18 @@ impl SamConfig {
             _ => self.lambda.unwrap_or(0.95),
         }
     }
+    /// LookSAM's refresh period (default 5); SSAM's mask refresh period (default 100 steps).
     pub fn k(&self) -> u32 {
-        self.k.unwrap_or(5)
+        match self.kind {
+            SamKind::Ssam => self.k.unwrap_or(100),
+            _ => self.k.unwrap_or(5),
+        }
+    }
+    pub fn sparsity(&self) -> f64 {
+        self.sparsity.unwrap_or(0.5)
+    }
+    pub fn fisher_samples(&self) -> u32 {
+        self.fisher_samples.unwrap_or(16)
     }
     pub fn gamma(&self) -> f64 {
         self.gamma.unwrap_or(0.1)
@@ -238,6 +259,15 @@ impl SamConfig {
         if self.k() == 0 {
             return Err("k must be ≥ 1 (LookSAM refreshes every k steps; 5 is the default)".into());
         }
+        let sparsity = self.sparsity();
+        if !(sparsity.is_finite() && (0.0..1.0).contains(&sparsity)) {
+            return Err(format!(
+                "sparsity must be in [0, 1), got {sparsity} (SSAM's default is 0.5)"
+            ));
+        }
+        if self.fisher_samples() == 0 {
+            return Err("fisher_samples must be ≥ 1 (SSAM's default is 16)".into());
+        }
         Ok(())
     }
 
@@ -287,7 +317,7 @@ impl SamConfig {
     pub fn plan_for_step(&self, step: u64) -> usize {
         match self.kind {
             SamKind::Sampa if step > 0 => 1,
-            SamKind::LookSam if !step.is_multiple_of(self.k() as u64) => 1,
+            SamKind::LookSam | SamKind::Ssam if !step.is_multiple_of(self.k() as u64) => 1,
             _ => 0,
         }
     }
@@ -364,6 +394,8 @@ const LOOK_SLOT: u32 = 2; // (·, ‖gv‖², ·, ·)
 const DELTA_SLOT: u32 = 3; // (·, ‖δ‖², ·, ·) n-step's accumulated perturbation
 pub const SCALARS_LEN: usize = 16;
 const XI: f32 = 1e-12;
+/// SSAM's reference adds 1e-7 to ‖g0‖.
+const SSAM_XI: f32 = 1e-7;
 
 /// Elements per workgroup in the first level of flat reductions.
 const CHUNK: usize = 4096;
@@ -408,6 +440,10 @@ pub struct StepParts<'a> {
     /// it into grad1; the optimizer's uniforms for the look-ahead point.
     pub previous_batch: Option<&'a PreviousBatch>,
     pub optimizer_uniforms: &'a BufView,
+    /// SSAM: one pass per Fisher sample (row j of the batch copied out, gradient into grad2).
+    pub sample_passes: &'a [Plan],
+    /// Trainable scalars (padding excluded), for SSAM's share of kept parameters.
+    pub parameter_count: usize,
 }
 
 pub struct PreviousBatch {
@@ -453,6 +489,8 @@ pub fn build_steps(
         flat,
         scratch,
         plan: Plan::new(),
+        mask: None,
+        xi: XI,
     };
     r.plan.extend(parts.load_batch.clone());
     match config.kind {
@@ -616,6 +654,36 @@ pub fn build_steps(
             r.plan.extend(parts.metrics_sam.clone());
             vec![r.finish(2)]
         }
+        SamKind::Ssam => {
+            // Fisher information of the parameters over the first N_s rows of the batch, the top
+            // (1 − s) of it as a 0/1 mask (refresh steps only), then a SAM step with ε ⊙ mask.
+            let keep =
+                ((1.0 - config.sparsity()) * parts.parameter_count as f64 + 0.5).floor() as usize;
+            let mut plans = Vec::new();
+            for refresh in [true, false] {
+                if refresh {
+                    for (j, sample) in parts.sample_passes.iter().enumerate() {
+                        r.plan.extend(sample.clone());
+                        let accumulate = Kernel::new("sam_rules")
+                            .define("FISHER_ACCUMULATE")
+                            .define_if(j == 0, "FIRST");
+                        r.rule(accumulate, &[flat.direction, flat.grad2]);
+                    }
+                    r.top_k_mask(flat.direction, flat.state, keep);
+                } else {
+                    r.plan.extend(parts.load_batch.clone());
+                }
+                r.mask = Some(flat.state);
+                r.xi = SSAM_XI;
+                r.sam_step(config, parts);
+                r.mask = None;
+                r.xi = XI;
+                r.plan.extend(parts.update_from_saved.clone());
+                r.plan.extend(parts.metrics_sam.clone());
+                plans.push(r.finish(2));
+            }
+            plans
+        }
         SamKind::CrSam => {
             r.plan.extend(parts.pass_into[0].clone());
             r.norms(flat.grad0, Scale::Unit);
@@ -658,6 +726,9 @@ struct Recorder<'a, 'b> {
     flat: &'a FlatBuffers<'b>,
     scratch: &'a mut Vec<BufView>,
     plan: Plan,
+    /// SSAM: the 0/1 mask every perturbation is multiplied by, and its ξ.
+    mask: Option<&'b BufView>,
+    xi: f32,
 }
 
 impl Recorder<'_, '_> {
@@ -692,6 +763,37 @@ impl Recorder<'_, '_> {
         self.perturb(direction, scale, false);
         self.plan.extend(parts.pass_into[1].clone());
         self.dots();
+    }
+
+    /// mask = 1 on the `keep` largest entries of the non-negative `values` (all entries equal to
+    /// the keep-th largest are kept), 0 elsewhere: a radix select on the GPU (shaders/topk.wgsl).
+    fn top_k_mask(&mut self, values: &BufView, mask: &BufView, keep: usize) {
+        let len = values.len;
+        let words = self.gpu.alloc(4);
+        let bins = self.gpu.alloc(256);
+        self.scratch.extend([words.clone(), bins.clone()]);
+        let kernel = |variant: &'static str, shift: u32| {
+            Kernel::new("topk")
+                .define(variant)
+                .constant("LEN", len as u32)
+                .constant("K", keep.min(len) as u32)
+                .constant("SHIFT", shift)
+        };
+        let mut push = |kernel: Kernel, bindings: &[&BufView], groups: [u32; 3]| {
+            let command = self.gpu.dispatch(&kernel, bindings, groups);
+            self.plan.push(command);
+        };
+        push(kernel("INIT", 0), &[&words], [1, 1, 1]);
+        for round in 0..4 {
+            let shift = 24 - 8 * round;
+            push(
+                kernel("HISTOGRAM", shift),
+                &[values, &words, &bins],
+                grid_1d(len),
+            );
+            push(kernel("SELECT", shift), &[&words, &bins], [1, 1, 1]);
+        }
+        push(kernel("MASK", 0), &[values, &words, mask], grid_1d(len));
     }
 
     fn rule(&mut self, kernel: Kernel, bindings: &[&BufView]) {
@@ -808,7 +910,13 @@ impl Recorder<'_, '_> {
             .define_if(negative, "NEGATIVE");
         let mut bindings = vec![flat.params, flat.saved, d, flat.scalars, flat.sam_uniforms];
         match scale {
-            Scale::Unit => kernel = kernel.constant("XI", XI),
+            Scale::Unit => {
+                kernel = kernel.constant("XI", self.xi);
+                if let Some(mask) = self.mask {
+                    kernel = kernel.define("MASKED");
+                    bindings.push(mask);
+                }
+            }
             Scale::Sign => kernel = kernel.define("SIGN"),
             Scale::Adaptive {
                 eta,

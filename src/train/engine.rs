@@ -21,6 +21,8 @@ pub struct StepEngine {
     pub params: BufView,
     pub grad0: BufView,
     pub grad1: BufView,
+    /// The variant's state vector (F-SAM's EMA, S2-SAM's gradient, LookSAM's ĝv, SSAM's mask).
+    pub sam_state: BufView,
     /// `[mean loss, correct, valid rows, non-finite rows]` of the pass at w …
     pub stats1: BufView,
     /// … and of the pass at w + ε (SAM modes).
@@ -195,6 +197,30 @@ impl StepEngine {
             }
         }
 
+        // SSAM: the Fisher samples, row j of the batch copied out and its own pass into grad2.
+        let mut sample_passes = Vec::new();
+        if kind == SamKind::Ssam {
+            let features = model.inputs();
+            for j in 0..config.sam.fisher_samples() as usize {
+                let x = gpu.alloc(features);
+                let labels = gpu.alloc(1);
+                sub_views.extend([x.clone(), labels.clone()]);
+                let mut plan = Plan::new();
+                plan.copy(&batch.x.slice(j * features, features), &x);
+                plan.copy(&batch.labels.slice(j, 1), &labels);
+                let mut g = Graph::recycling(gpu, first_scratch.clone());
+                let input = g.input(x.clone(), &[1, features]);
+                let tensors = bind_parameters(&mut g, layout, &params, &grad2);
+                let logits = model.forward(&mut g, input, &tensors, &context(train_mode(false)));
+                let loss = cross_entropy(&mut g, logits, &labels, smoothing);
+                g.backward(loss.loss);
+                let built = g.finish();
+                plan.extend(built.plan.clone());
+                graphs.push(built);
+                sample_passes.push(plan);
+            }
+        }
+
         // SAMPa: a copy of the previous batch and a pass on it (its G_a) into grad1.
         let previous_batch = (config.sam.kind == SamKind::Sampa).then(|| {
             let x = gpu.alloc(batch.x.len);
@@ -261,6 +287,8 @@ impl StepEngine {
             sub_batches: &sub_batches,
             previous_batch: previous_batch.as_ref(),
             optimizer_uniforms: &optimizer_uniforms,
+            sample_passes: &sample_passes,
+            parameter_count: layout.parameter_count(),
         };
         let mut scratch = Vec::new();
         let plans = sam::build_steps(gpu, &config.sam, &flat, &parts, &mut scratch);
@@ -288,6 +316,7 @@ impl StepEngine {
             params,
             grad0,
             grad1,
+            sam_state: state.clone(),
             stats1,
             stats2,
             scalars,

@@ -101,6 +101,13 @@ impl TrainConfig {
                 self.sam.m()
             ));
         }
+        if self.sam.kind == SamKind::Ssam && self.sam.fisher_samples() as usize > self.batch_size {
+            return Err(format!(
+                "ssam takes its Fisher samples from the batch: fisher_samples ({}) must be ≤ batch_size ({})",
+                self.sam.fisher_samples(),
+                self.batch_size
+            ));
+        }
         if self.sam.kind == SamKind::Sampa
             && (self.optimizer.kind != OptimizerKind::Sgd || self.optimizer.nesterov)
         {

@@ -42,6 +42,8 @@ pub struct WebConfig {
     shuffle: Option<bool>,
     dropout: Option<f64>,
     augment: Option<bool>,
+    sparsity: Option<f64>,
+    fisher_samples: Option<f64>,
 }
 
 /// Every key `WebConfig` accepts, as the page spells them.
@@ -77,6 +79,8 @@ const KEYS: &[&str] = &[
     "shuffle",
     "dropout",
     "augment",
+    "sparsity",
+    "fisherSamples",
 ];
 
 fn whole(name: &str, value: f64, min: f64) -> Result<u64, String> {
@@ -187,6 +191,12 @@ impl WebConfig {
                     .map(|m| whole("m", m, 1.0))
                     .transpose()?
                     .map(|m| m.min(u32::MAX as u64) as u32),
+                sparsity: self.sparsity,
+                fisher_samples: self
+                    .fisher_samples
+                    .map(|n| whole("fisherSamples", n, 1.0))
+                    .transpose()?
+                    .map(|n| n.min(u32::MAX as u64) as u32),
             },
             schedule: match self.schedule {
                 None => Schedule::Constant,
@@ -222,6 +232,7 @@ pub(crate) fn js_names(message: &str) -> String {
         ("rho_min", "rhoMin"),
         ("start_fraction", "samStart"),
         ("swa_start", "swaStart"),
+        ("fisher_samples", "fisherSamples"),
     ]
     .iter()
     .fold(message.to_string(), |text, (rust, js)| {

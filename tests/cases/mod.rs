@@ -729,11 +729,14 @@ pub async fn zero_gradient_gives_no_nan(gpu: &Arc<Gpu>) {
         SamKind::NStep,
         SamKind::MSharp,
         SamKind::Sampa,
+        SamKind::Ssam,
     ] {
         let mut config = TrainConfig {
-            // The fixture's batches have 8 rows: m-sharpness gets 4 sub-batches of 2.
+            // The fixture's batches have 8 rows: m-sharpness gets 4 sub-batches of 2, SSAM 4
+            // Fisher samples.
             sam: SamConfig {
                 m: Some(2),
+                fisher_samples: Some(4),
                 ..SamConfig::new(kind)
             },
             ..TrainConfig::default()

@@ -75,7 +75,8 @@ struct TrainArgs {
     hidden: Vec<usize>,
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerArg,
-    /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam, sam-linf, msam, nstep or msharp.
+    /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam, sam-linf, msam, nstep,
+    /// msharp, sampa or ssam.
     #[arg(long, default_value = "none")]
     sam: String,
     /// Neighbourhood radius (default per mode: sam 0.05, asam 0.5, asam-davda54 2.0).
@@ -92,7 +93,7 @@ struct TrainArgs {
     sigma: Option<f64>,
     #[arg(long)]
     lambda: Option<f64>,
-    /// LookSAM's refresh period (default 5).
+    /// LookSAM's refresh period (default 5); SSAM's mask refresh period (default 100 steps).
     #[arg(long)]
     k: Option<u32>,
     /// CR-SAM's γ (default 0.1) and β (default 0.01).
@@ -120,6 +121,12 @@ struct TrainArgs {
     /// m-sharpness: rows per sub-batch (default 32; must divide --batch-size).
     #[arg(long)]
     m: Option<u32>,
+    /// SSAM: share of parameters left unperturbed (default 0.5).
+    #[arg(long)]
+    sparsity: Option<f64>,
+    /// SSAM: samples (first rows of the batch) for the Fisher information (default 16).
+    #[arg(long)]
+    fisher_samples: Option<u32>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam/adamw).
     #[arg(long)]
     lr: Option<f64>,
@@ -246,6 +253,8 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
                 .map(samlab::sam::RhoSchedule::parse)
                 .transpose()?,
             start_fraction: args.sam_start,
+            sparsity: args.sparsity,
+            fisher_samples: args.fisher_samples,
         },
         schedule: Schedule::parse(&args.schedule)?,
         batch_size: args.batch_size,
