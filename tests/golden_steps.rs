@@ -34,3 +34,8 @@ fn zero_gradient_gives_no_nan_for_any_variant() {
 fn sampa_matches_the_reference() {
     common::block_on(cases::sampa_matches_the_reference(&common::gpu()));
 }
+
+#[test]
+fn ssam_matches_the_reference() {
+    common::block_on(cases::ssam_matches_the_reference(&common::gpu()));
+}

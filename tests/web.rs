@@ -31,6 +31,11 @@ async fn conv_pool_and_batch_norm_match_the_jax_fixtures_on_webgpu() {
 }
 
 #[wasm_bindgen_test]
+async fn ssam_matches_the_reference_on_webgpu() {
+    cases::ssam_matches_the_reference(&gpu().await).await;
+}
+
+#[wasm_bindgen_test]
 async fn matmul_matches_cpu_reference_on_webgpu() {
     cases::matmul_matches_cpu_reference_on_awkward_shapes(&gpu().await).await;
 }

@@ -575,6 +575,7 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         "nstep" => SamKind::NStep,
         "msharp" => SamKind::MSharp,
         "sampa" => SamKind::Sampa,
+        "ssam" => SamKind::Ssam,
         other => panic!("fixture names a variant the test does not know: {other}"),
     };
     let h = &case["hyper"];
@@ -595,8 +596,13 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         beta: get("beta"),
         n: get("n").map(|n| n as u32),
         m: get("m").map(|m| m as u32),
+        sparsity: get("sparsity"),
+        fisher_samples: get("num_samples").map(|n| n as u32),
         ..SamConfig::default()
     };
+    if kind == SamKind::Ssam {
+        config.sam.k = get("update_freq").map(|k| k as u32);
+    }
     Some(config)
 }
 
@@ -981,5 +987,82 @@ pub async fn chunked_conv_matches_the_cpu_reference(gpu: &Arc<Gpu>) {
             (got - loss).abs() <= 1e-3 * loss.abs().max(1.0),
             "chunked conv {what} gradient: ⟨grad, value⟩ = {got}, expected {loss}"
         );
+    }
+}
+
+/// SSAM against tests/golden/ssam.json: the Fisher mask on every refresh step (exactly), the weights
+/// after every step (≤ 1e-5 relative), and s = 0 against plain SAM (≤ 1e-6 relative; SSAM's
+/// ξ = 1e-7 against SAM's 1e-12 is far below that).
+pub async fn ssam_matches_the_reference(gpu: &Arc<Gpu>) {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../golden/ssam.json")).expect("ssam.json parses");
+    let (model, initial, batches) = fixture_setup(&fixture);
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4, "fixture lost cases");
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let config = variant_config(case).expect("ssam is implemented");
+        let steps = case["steps"].as_array().unwrap();
+        let rows = batches[0].1.len();
+        let batch = Batch {
+            x: gpu.alloc(rows * model.inputs()),
+            labels: gpu.alloc(rows),
+            rows,
+        };
+        let mut engine = StepEngine::new(gpu, &model, &config, &initial, &batch, Plan::new());
+        for (t, step) in steps.iter().enumerate() {
+            let (x, y) = &batches[t % batches.len()];
+            gpu.queue
+                .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(x));
+            gpu.queue
+                .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(y));
+            engine.step(config.optimizer.lr, config.sam.rho(), true, false);
+            if let Some(mask) = step.get("mask").filter(|m| m.is_object()) {
+                let got = gpu.read_f32(&engine.sam_state).await.unwrap();
+                for spec in &model.layout.specs {
+                    let want = floats(&mask[&spec.name]);
+                    let have = &got[spec.offset..spec.offset + spec.len()];
+                    let differ = have
+                        .iter()
+                        .zip(&want)
+                        .filter(|(&h, &w)| h as f64 != w)
+                        .count();
+                    assert_eq!(
+                        differ, 0,
+                        "{name} step {t}: {differ} mask entries of {} differ",
+                        spec.name
+                    );
+                }
+            }
+            let params = gpu.read_f32(&engine.params).await.unwrap();
+            for spec in &model.layout.specs {
+                let got = &params[spec.offset..spec.offset + spec.len()];
+                let want = floats(&step["params"][&spec.name]);
+                let (rel, worst) = relative_error(got, &want);
+                assert!(
+                    rel <= 1e-5,
+                    "{name} step {t}: {} relative error {rel:.2e} (worst {worst:.2e})",
+                    spec.name
+                );
+            }
+        }
+        assert_eq!(engine.passes_per_step(), 2.0, "{name}: two passes per step");
+        if case["reduces_to"].is_object() {
+            let mut plain = config.clone();
+            plain.sam = SamConfig {
+                kind: SamKind::Sam,
+                rho: config.sam.rho,
+                ..SamConfig::default()
+            };
+            let n = steps.len();
+            let (got, _, _) = run_engine(gpu, &model, &config, &initial, &batches, n).await;
+            let (want, _, _) = run_engine(gpu, &model, &plain, &initial, &batches, n).await;
+            let want64: Vec<f64> = want[n - 1].iter().map(|&v| v as f64).collect();
+            let (rel, worst) = relative_error(&got[n - 1], &want64);
+            assert!(
+                rel <= 1e-6,
+                "{name}: differs from SAM by {rel:.2e} (worst {worst:.2e})"
+            );
+        }
     }
 }

@@ -1,8 +1,9 @@
 // The SAM variants on the page (headless Chromium, WebGPU on SwiftShader): choosing a mode shows
 // exactly its hyperparameters, what it does, its paper and its passes per step; a LookSAM run
 // reports 1.2 passes per step, leaves gaps where it has no L(w+ε) and learns; bad k, λ, m (not a
-// divisor of the batch) and MSAM without momentum SGD are caught beside their fields; an
-// m-sharpness run with SWA tests the average once it starts. Needs `npm run build` (dist/).
+// divisor of the batch), SSAM's s and N_s (more than the batch) and MSAM without momentum SGD are
+// caught beside their fields; an m-sharpness run with SWA tests the average once it starts. Needs
+// `npm run build` (dist/).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -20,7 +21,7 @@ after(async () => {
 });
 
 /** The SAM hyperparameter fields, in page order. */
-const SAM_PARAMS = ['rho', 'eta', 'k', 'n', 'm', 'alpha', 'sigma', 'lambda', 'gamma', 'beta', 'rhoMin'];
+const SAM_PARAMS = ['rho', 'eta', 'sparsity', 'fisherSamples', 'k', 'n', 'm', 'alpha', 'sigma', 'lambda', 'gamma', 'beta', 'rhoMin'];
 
 /** The SAM hyperparameter fields the page shows, in page order. */
 function visibleParams(page) {
@@ -135,13 +136,15 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
     // Every mode: exactly its fields, an explanation, a paper link (none for "none").
     const expected = {
       none: [], sam: ['rho'], asam: ['rho', 'eta'], 'asam-davda54': ['rho'], gsam: ['rho', 'alpha', 'rhoMin'],
-      fsam: ['rho', 'sigma', 'lambda'], looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'],
+      fsam: ['rho', 'sigma', 'lambda'],
+      ssam: ['rho', 'sparsity', 'fisherSamples', 'k'], // before LookSAM, whose link k is checked after the loop
+      looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'],
       msam: ['rho'], nstep: ['rho', 'n', 'alpha'], msharp: ['rho', 'm'], sampa: ['rho', 'lambda'],
       'sam-linf': ['rho'], // last: the checks after the loop expect SAM-L∞ to be selected
     };
     const passes = {
       none: '1', sam: '2', asam: '2', 'asam-davda54': '2', gsam: '2', fsam: '2', looksam: '1.14', s2sam: '1', crsam: '3',
-      msam: '1', nstep: '3', msharp: '2', 'sam-linf': '2', sampa: '2',
+      msam: '1', nstep: '3', msharp: '2', 'sam-linf': '2', sampa: '2', ssam: '2',
     };
     // Late-phase SAM, the ρ schedule and SWA: the first two only with a SAM mode, warm-up steps only with warm-up.
     const runFields = () => page.evaluate(() => ['rhoSchedule', 'rhoWarmup', 'samStart', 'swaStart'].filter((k) => !document.getElementById(k).closest('.field').hidden));
@@ -176,6 +179,56 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
     assert.ok(await start.isDisabled(), 'Start disabled with m 30');
     await page.fill('#m', '32');
     assert.equal(await page.locator('#m-error').innerText(), '');
+
+    // SSAM: its fields with their defaults (k is its own, 100), its explanation, paper and passes;
+    // s, N_s (and N_s against the batch size) are checked beside their fields.
+    await page.selectOption('#sam', 'ssam');
+    assert.deepEqual(await values(page, ['rho', 'sparsity', 'fisherSamples', 'k']), { rho: '0.05', sparsity: '0.5', fisherSamples: '16', k: '100' });
+    assert.equal(await page.locator('label[for="k"]').innerText(), 'k (new mask every)');
+    assert.equal(await page.locator('label[for="fisherSamples"]').innerText(), 'N_s (Fisher samples)');
+    assert.match(await page.locator('#sam-about').innerText(), /mask ⊙ ρ·g0\/‖g0‖.*Fisher information/);
+    assert.equal(await page.getAttribute('#sam-paper', 'href'), 'https://arxiv.org/abs/2210.05177');
+    assert.match(await page.locator('#sam-paper').innerText(), /Mi et al\., NeurIPS 2022/);
+    assert.equal(await page.locator('#sam-passes-value').innerText(), '2 (+ 16 one-row passes on each k-th step)');
+    assert.match(await page.evaluate(() => location.hash), /&sam=ssam&rho=0\.05&sparsity=0\.5&fisherSamples=16&k=100&lr=/);
+    assert.equal(await page.locator('#sam-chart-note').innerText(), '', 'SSAM reads out L(w+ε) on every step');
+    for (const bad of ['1', '-0.1']) {
+      await page.fill('#sparsity', bad);
+      assert.match(await page.locator('#sparsity-error').innerText(), /^s is the share of parameters left unperturbed: at least 0 and below 1/, `s "${bad}"`);
+      assert.equal(await page.getAttribute('#sparsity', 'aria-invalid'), 'true');
+      assert.ok(await start.isDisabled(), `Start disabled with s "${bad}"`);
+    }
+    await page.fill('#sparsity', '0.8');
+    assert.equal(await page.locator('#sparsity-error').innerText(), '');
+    for (const bad of ['0', '2.5']) {
+      await page.fill('#fisherSamples', bad);
+      assert.match(await page.locator('#fisherSamples-error').innerText(), /^N_s must be a whole number of at least 1/, `N_s "${bad}"`);
+      assert.equal(await page.getAttribute('#fisherSamples', 'aria-invalid'), 'true');
+      assert.ok(await start.isDisabled(), `Start disabled with N_s "${bad}"`);
+    }
+    assert.equal(await page.locator('#sam-passes-value').innerText(), '2', 'no Fisher pass count while N_s is invalid');
+    await page.fill('#fisherSamples', '200');
+    assert.equal(await page.locator('#fisherSamples-error').innerText(), "N_s must be at most the batch size (128): the Fisher samples are the batch's first rows. Try 16.");
+    assert.equal(await page.getAttribute('#fisherSamples', 'aria-invalid'), 'true');
+    assert.equal(await page.locator('#batchSize-error').innerText(), '', 'the message is beside N_s');
+    assert.ok(await start.isDisabled(), 'Start disabled with N_s 200 > batch 128');
+    await page.fill('#fisherSamples', '8');
+    assert.equal(await page.locator('#fisherSamples-error').innerText(), '');
+    await page.fill('#batchSize', '4');
+    assert.match(await page.locator('#fisherSamples-error').innerText(), /at most the batch size \(4\).*Try 4\./, 'a new batch size re-checks N_s');
+    assert.ok(await start.isDisabled(), 'Start disabled with N_s 8 > batch 4');
+    await page.fill('#batchSize', '128');
+    assert.equal(await page.locator('#fisherSamples-error').innerText(), '');
+    await page.fill('#k', '0');
+    assert.match(await page.locator('#k-error').innerText(), /a new Fisher mask every k steps \(try 100\)/);
+    await page.fill('#k', '50');
+    assert.equal(await page.locator('#k-error').innerText(), '');
+    assert.match(await page.evaluate(() => location.hash), /&sam=ssam&rho=0\.05&sparsity=0\.8&fisherSamples=8&k=50&lr=/);
+    assert.equal(await page.locator('#sam-passes-value').innerText(), '2 (+ 8 one-row passes on each k-th step)');
+    // The trainer takes these settings: Start comes back once it is built for them.
+    await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 60_000 });
+    assert.equal(await page.evaluate(() => window.samlab.info.passesPerStep), 2, "the trainer's own number");
+
     await page.selectOption('#sam', 'msam');
     await page.selectOption('#optimizer', 'adam');
     assert.match(await page.locator('#optimizer-error').innerText(), /MSAM perturbs along the SGD momentum buffer: choose "SGD \+ momentum 0\.9"/);
@@ -192,6 +245,31 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
     assert.match(await page.locator('#sam-chart-note').innerText(), /no L\(w\+ε\) read-out/);
     await page.waitForFunction(() => window.samlab.state === 'ready' && window.samlab.info.passesPerStep === 1, null, { timeout: 60_000 });
     assert.ok(await start.isEnabled());
+    assertNoErrors(errors);
+  } finally {
+    await context.close();
+  }
+});
+
+test('SSAM from a link (N_s 8, k 2): 2 passes per step, L(w+ε) read out on refresh and mask-reuse steps alike', async () => {
+  const { page, context, errors } = await openPage(env, { hash: `${smallHash({ sam: 'ssam', rho: '0.05' })}&sparsity=0.5&fisherSamples=8&k=2` });
+  try {
+    await waitForState(page, 'ready');
+    assert.deepEqual(await visibleParams(page), ['rho', 'sparsity', 'fisherSamples', 'k']);
+    assert.deepEqual(await values(page, ['sparsity', 'fisherSamples', 'k']), { sparsity: '0.5', fisherSamples: '8', k: '2' });
+    assert.equal(await page.evaluate(() => window.samlab.info.passesPerStep), 2, "the trainer's own number");
+    assert.equal(await page.locator('#sam-passes-value').innerText(), '2 (+ 8 one-row passes on each k-th step)');
+    // Steps 0 and 2 compute a new mask (8 one-row passes each), step 1 reuses it.
+    for (let n = 1; n <= 3; n++) {
+      await page.click('#step');
+      await waitForStep(page, n);
+      await page.waitForFunction(() => window.samlab.pending.length === 0);
+    }
+    const h = await page.evaluate(() => window.samlab.history.sam);
+    assert.deepEqual(h.step, [1, 2, 3]);
+    assert.ok(h.sharpness.every(Number.isFinite), `sharpness on every step: ${h.sharpness}`);
+    assert.ok(h.gradNorm.every((g) => g > 0), `‖g0‖ ${h.gradNorm}`);
+    assert.ok(h.cos.every((c) => c >= -1 && c <= 1), `cos ${h.cos}`);
     assertNoErrors(errors);
   } finally {
     await context.close();

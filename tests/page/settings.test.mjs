@@ -106,13 +106,14 @@ const MODE_DEFAULTS = {
   nstep: { rho: '0.05', n: '2', alpha: '' }, // an empty α is α = ρ (left to the trainer)
   msharp: { rho: '0.05', m: '32' },
   sampa: { rho: '0.1', lambda: '0.2' },
+  ssam: { rho: '0.05', sparsity: '0.5', fisherSamples: '16', k: '100' }, // k: its mask period (LookSAM's is 5)
 };
 
-test('all fourteen SAM modes: their hyperparameters, reference defaults and passes per step', () => {
+test('all fifteen SAM modes: their hyperparameters, reference defaults and passes per step', () => {
   assert.deepEqual(SAM_MODES, Object.keys(MODE_DEFAULTS));
   const passes = {
     none: 1, sam: 2, asam: 2, 'asam-davda54': 2, gsam: 2, fsam: 2, looksam: 1.2, s2sam: 1, crsam: 3, 'sam-linf': 2,
-    msam: 1, nstep: 3, msharp: 2, sampa: 2,
+    msam: 1, nstep: 3, msharp: 2, sampa: 2, ssam: 2,
   };
   for (const mode of SAM_MODES) {
     const s = withSamMode(DEFAULTS, mode);
@@ -133,9 +134,10 @@ test('all fourteen SAM modes: their hyperparameters, reference defaults and pass
   assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'nstep'), n: '0' }), null, 'no number while n is invalid');
   assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'msharp'), m: '8' }), 2, 'm-sharpness: 2 whatever m');
   assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'msharp'), samStart: '0.5' }), 2, 'late-phase SAM: the SAM steps\' number');
+  assert.equal(passesPerStep({ ...withSamMode(DEFAULTS, 'ssam'), k: '10', fisherSamples: '4' }), 2, 'SSAM: 2 (the Fisher passes are extra)');
   const arxiv = {
     sam: '2010.01412', asam: '2102.11600', gsam: '2203.08065', fsam: '2403.12350', looksam: '2203.02714', crsam: '2312.13555',
-    'sam-linf': '2010.01412', msam: '2401.12033', nstep: '2206.06232', msharp: '2010.01412',
+    'sam-linf': '2010.01412', msam: '2401.12033', nstep: '2206.06232', msharp: '2010.01412', ssam: '2210.05177',
   };
   for (const [mode, id] of Object.entries(arxiv)) assert.equal(SAM_INFO[mode].paper.url, `https://arxiv.org/abs/${id}`, mode);
   assert.match(SAM_INFO['asam-davda54'].paper.url, /davda54\/sam/);
@@ -208,12 +210,18 @@ test("the config carries exactly the chosen mode's hyperparameters, as numbers",
   assert.deepEqual(pick(config('nstep')), { rho: 0.05, n: 2 }, 'an empty α is left to the trainer (α = ρ)');
   assert.deepEqual(pick(config('nstep', { n: '4', alpha: '0.02' })), { rho: 0.05, n: 4, alpha: 0.02 });
   assert.deepEqual(pick(config('msharp', { m: '16' })), { rho: 0.05, m: 16 });
+  assert.deepEqual(pick(config('ssam')), { rho: 0.05, sparsity: 0.5, fisherSamples: 16, k: 100 });
+  assert.deepEqual(pick(config('ssam', { sparsity: '0', fisherSamples: '1e2', k: '1' })), { rho: 0.05, sparsity: 0, fisherSamples: 100, k: 1 });
+  assert.deepEqual(pick(config('looksam')), { rho: 0.3, k: 5, alpha: 0.2 }, 'no SSAM keys for LookSAM');
   for (const m of SAM_MODES) assert.equal(config(m).sam, m);
 });
 
 test("the URL hash carries the chosen mode's hyperparameters and fills the ones it omits", () => {
   // Every mode with non-default values round-trips.
-  const typed = { rho: '0.07', eta: '0.02', alpha: '0.4', sigma: '0.5', lambda: '0.6', k: '7', gamma: '0.3', beta: '0.02', rhoMin: '0.01', n: '3', m: '16' };
+  const typed = {
+    rho: '0.07', eta: '0.02', alpha: '0.4', sigma: '0.5', lambda: '0.6', k: '7', gamma: '0.3', beta: '0.02', rhoMin: '0.01', n: '3', m: '16',
+    sparsity: '0.8', fisherSamples: '32',
+  };
   for (const m of SAM_MODES) {
     const s = withSamMode(DEFAULTS, m);
     for (const key of samParams(m)) s[key] = typed[key];
@@ -416,6 +424,64 @@ test('SAMPa needs an SGD optimizer and sends λ', () => {
   assert.equal(config.sam, 'sampa');
   assert.equal(config.lambda, 0.2);
   assert.equal(config.rho, 0.1);
+});
+
+test('SSAM: s in [0, 1), N_s a whole number ≥ 1 and at most the batch size, k its mask period (default 100)', () => {
+  const ssam = (over = {}) => ({ ...withSamMode(DEFAULTS, 'ssam'), ...over });
+  assert.deepEqual(validate(ssam()), {});
+  for (const bad of ['1', '-0.1', '1.5', '', 'x', '1e999']) {
+    assert.match(validate(ssam({ sparsity: bad })).sparsity ?? '', /^s is the share of parameters left unperturbed: at least 0 and below 1 \(try 0\.5; 0 is SAM\)\./, `s=${bad}`);
+  }
+  for (const ok of ['0', '0.5', '0.99']) assert.equal(validate(ssam({ sparsity: ok })).sparsity, undefined, `s=${ok}`);
+  for (const bad of ['0', '2.5', '-1', '', 'x', '1e999']) {
+    assert.match(validate(ssam({ fisherSamples: bad })).fisherSamples ?? '', /^N_s must be a whole number of at least 1: .*\(try 16\)\./, `N_s=${bad}`);
+  }
+  for (const ok of ['1', '16', '128']) assert.equal(validate(ssam({ fisherSamples: ok })).fisherSamples, undefined, `N_s=${ok} (batch 128)`);
+  // The Fisher samples are the batch's first rows: no more of them than the batch has.
+  assert.equal(validate(ssam({ fisherSamples: '129' })).fisherSamples,
+    "N_s must be at most the batch size (128): the Fisher samples are the batch's first rows. Try 16.");
+  assert.match(validate(ssam({ batchSize: '8' })).fisherSamples ?? '', /at most the batch size \(8\).*Try 8\./, 'a new batch size re-checks N_s');
+  assert.deepEqual(Object.keys(validate(ssam({ batchSize: '8' }))), ['fisherSamples'], 'beside N_s, not the batch size');
+  const badBatch = validate(ssam({ batchSize: '0' }));
+  assert.ok(badBatch.batchSize);
+  assert.equal(badBatch.fisherSamples, undefined, 'an invalid batch size gets its own message only');
+  // k: SSAM's own default and words; LookSAM keeps its own.
+  assert.equal(ssam().k, '100');
+  assert.equal(validate(ssam({ k: '0' })).k, 'k must be a whole number of at least 1: a new Fisher mask every k steps (try 100).');
+  assert.equal(validate({ ...withSamMode(DEFAULTS, 'looksam'), k: '0' }).k, 'k must be a whole number of at least 1: a SAM step every k steps (try 5).');
+  assert.equal(SAM_INFO.ssam.labels.k, 'k (new mask every)');
+  // Not checked, sent or linked for the other modes.
+  assert.deepEqual(validate({ ...DEFAULTS, sparsity: '1', fisherSamples: '0' }), {});
+  assert.deepEqual(validate({ ...withSamMode(DEFAULTS, 'looksam'), fisherSamples: '999' }), {});
+  assert.equal(isActive(DEFAULTS, 'sparsity'), false);
+  assert.equal(isActive(ssam(), 'fisherSamples'), true);
+  // The Trainer config and the structure key.
+  const config = toTrainerConfig(ssam()).config;
+  assert.deepEqual([config.sam, config.rho, config.sparsity, config.fisherSamples, config.k], ['ssam', 0.05, 0.5, 16, 100]);
+  const key = structureKey(ssam());
+  for (const over of [{ sparsity: '0.8' }, { fisherSamples: '8' }, { k: '50' }]) assert.notEqual(structureKey(ssam(over)), key, JSON.stringify(over));
+  assert.equal(structureKey(ssam({ rho: '0.1' })), key, 'ρ is live');
+  assert.equal(structureKey({ ...DEFAULTS, sparsity: '0.9' }), structureKey(DEFAULTS), 'SSAM values do not matter to SAM');
+});
+
+test('SSAM in the URL hash: its hyperparameters after sam, its own k, defaults for what the hash omits', () => {
+  const s = withSamMode(DEFAULTS, 'ssam');
+  assert.match(toHash(s), /&sam=ssam&rho=0\.05&sparsity=0\.5&fisherSamples=16&k=100&lr=0\.05&/);
+  assert.deepEqual(fromHash(toHash(s)), s);
+  const typed = { ...s, rho: '0.1', sparsity: '0.9', fisherSamples: '4', k: '20', batchSize: '64' };
+  assert.deepEqual(fromHash(toHash(typed)), typed);
+  const omitted = fromHash('#sam=ssam&sparsity=0.75');
+  assert.deepEqual([omitted.rho, omitted.sparsity, omitted.fisherSamples, omitted.k], ['0.05', '0.75', '16', '100']);
+  // Kept as typed, so the page shows the message beside the field.
+  assert.equal(fromHash('#sam=ssam&fisherSamples=2.5').fisherSamples, '2.5');
+  assert.match(validate(fromHash('#sam=ssam&fisherSamples=256')).fisherSamples, /at most the batch size \(128\)/);
+  assert.match(validate(fromHash('#sam=ssam&sparsity=1')).sparsity, /below 1/);
+  // Another mode's link ignores SSAM's keys, and the shared k gets each mode's own default.
+  const look = fromHash('#sam=looksam&sparsity=0.9&fisherSamples=0');
+  assert.deepEqual([look.sparsity, look.fisherSamples, look.k], ['0.5', '16', '5']);
+  assert.doesNotMatch(toHash(look), /sparsity|fisherSamples/);
+  assert.equal(withSamMode(fromHash('#sam=ssam&k=40'), 'looksam', '#sam=ssam&k=40').k, '5', "SSAM's k is not LookSAM's");
+  assert.equal(withSamMode(withSamMode(fromHash('#sam=ssam&k=40'), 'sam'), 'ssam', '#sam=ssam&k=40').k, '40', "back to the link's mode: its k");
 });
 
 // ---------------------------------------------------------------------------------------------
