@@ -546,6 +546,10 @@ function renderSamMode(settings) {
   const latePhase = mode !== 'none' && parseNumber(settings.samStart) > 0;
   let text = passes === null ? '–' : String(Number(passes.toFixed(2)));
   if (mode === 'looksam' && passes !== null) text += ` (2 on each k-th step, 1 between)`;
+  const fisher = parseNumber(settings.fisherSamples);
+  if (mode === 'ssam' && passes !== null && Number.isInteger(fisher) && fisher >= 1) {
+    text += ` (+ ${fisher} one-row passes on each k-th step)`;
+  }
   if (latePhase && passes !== null && passes !== 1) text += ' (1 before late-phase SAM starts)';
   if ($('sam-passes-value').textContent !== text) $('sam-passes-value').textContent = text;
   let note = {

@@ -13,7 +13,7 @@ export const AUGMENT = ['off', 'on'];
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'];
 export const SAM_MODES = [
   'none', 'sam', 'asam', 'asam-davda54', 'gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf', 'msam', 'nstep', 'msharp',
-  'sampa',
+  'sampa', 'ssam',
 ];
 /** ρ schedules: "" leaves it to the mode (constant; GSAM: tied to lr), "warmup" takes rhoWarmup steps. */
 export const RHO_SCHEDULES = ['', 'constant', 'lr', 'warmup'];
@@ -22,7 +22,7 @@ export const RHO_SCHEDULES = ['', 'constant', 'lr', 'warmup'];
 export const DEFAULT_RHO = {
   none: '0.05', sam: '0.05', asam: '0.5', 'asam-davda54': '2.0', gsam: '0.05', fsam: '0.1',
   looksam: '0.3', s2sam: '0.05', crsam: '0.1', 'sam-linf': '0.005', msam: '0.3', nstep: '0.05', msharp: '0.05',
-  sampa: '0.1',
+  sampa: '0.1', ssam: '0.05',
 };
 /**
  * What the page says about each model: its name in the select and a hint under it (its layers,
@@ -55,10 +55,11 @@ export const DEFAULT_LR = { sgd: '0.05', momentum: '0.05', adam: '0.001', adamw:
 /**
  * The SAM variants' own hyperparameters besides ρ, with the trainer's (reference) defaults.
  * Setting key = Trainer config key. rhoMin is optional: empty means ρ_min = ρ (and so is n-step's
- * α: see SAM_INFO.nstep.optional).
+ * α: see SAM_INFO.nstep.optional). k is LookSAM's period here; SSAM's (its mask) defaults to 100.
  */
 export const SAM_PARAM_DEFAULTS = Object.freeze({
   eta: '0.01', alpha: '0.2', sigma: '1', lambda: '0.95', k: '5', gamma: '0.1', beta: '0.01', rhoMin: '', n: '2', m: '32',
+  sparsity: '0.5', fisherSamples: '16',
 });
 /** Every SAM hyperparameter a mode can have (ρ included), in the page's order. */
 export const SAM_PARAM_KEYS = ['rho', ...Object.keys(SAM_PARAM_DEFAULTS)];
@@ -146,13 +147,19 @@ export const SAM_INFO = Object.freeze({
     about: 'Splits the batch into sub-batches of m rows, perturbs each by its own ε and steps with the mean of their gradients (m = batch size is SAM).',
     paper: { text: 'Foret et al., ICLR 2021, §4 (m-sharpness)', url: 'https://arxiv.org/abs/2010.01412' },
   },
+  ssam: {
+    name: 'SSAM (sparse, Fisher mask)', params: ['rho', 'sparsity', 'fisherSamples', 'k'], passes: 2, sharpness: 'always',
+    defaults: { k: '100' },
+    about: 'SAM with ε = mask ⊙ ρ·g0/‖g0‖; the mask keeps the 1 − s share of parameters with the most Fisher information (Σ g² over N_s single rows), renewed every k steps.',
+    paper: { text: 'Mi et al., NeurIPS 2022', url: 'https://arxiv.org/abs/2210.05177' },
+  },
 });
 
 /** Generic field labels of the SAM hyperparameters (SAM_INFO[mode].labels may override). */
 export const SAM_PARAM_LABELS = Object.freeze({
   rho: 'ρ (radius)', eta: 'η (ASAM offset)', alpha: 'α', sigma: 'σ (EMA weight)', lambda: 'λ (EMA decay)',
   k: 'k (refresh every)', gamma: 'γ (curvature)', beta: 'β (difference)', rhoMin: 'ρ_min (optional)',
-  n: 'n (ascent steps)', m: 'm (rows per ε)',
+  n: 'n (ascent steps)', m: 'm (rows per ε)', sparsity: 's (sparsity)', fisherSamples: 'N_s (samples)',
 });
 /** What an empty SAM hyperparameter field shows (SAM_INFO[mode].placeholders may override). */
 export const SAM_PARAM_PLACEHOLDERS = Object.freeze({ rhoMin: '= ρ' });
@@ -272,7 +279,20 @@ function validateSamParams(s) {
       if (!(Number.isFinite(v) && v >= 0 && v <= 1)) errors.lambda = `λ is a decay rate: a number from 0 to 1 (try ${example}).`;
     } else if (key === 'k') {
       if (parseWholeNumber(s.k, 1, MAX_K) === null) {
-        errors.k = `k must be a whole number of at least 1: a SAM step every k steps (try ${example}).`;
+        const what = s.sam === 'ssam' ? 'a new Fisher mask every k steps' : 'a SAM step every k steps';
+        errors.k = `k must be a whole number of at least 1: ${what} (try ${example}).`;
+      }
+    } else if (key === 'sparsity') {
+      if (!(Number.isFinite(v) && v >= 0 && v < 1)) {
+        errors.sparsity = `s is the share of parameters left unperturbed: at least 0 and below 1 (try ${example}; 0 is SAM).`;
+      }
+    } else if (key === 'fisherSamples') {
+      const ns = parseWholeNumber(s.fisherSamples, 1, MAX_K);
+      const batch = parseWholeNumber(s.batchSize, 1, MAX_BATCH);
+      if (ns === null) {
+        errors.fisherSamples = `N_s must be a whole number of at least 1: the rows whose gradients make the Fisher information (try ${example}).`;
+      } else if (batch !== null && ns > batch) {
+        errors.fisherSamples = `N_s must be at most the batch size (${batch}): the Fisher samples are the batch's first rows. Try ${Math.min(batch, Number(example))}.`;
       }
     } else if (key === 'n') {
       if (parseWholeNumber(s.n, 1, MAX_N) === null) {
@@ -431,7 +451,8 @@ export function structureKey(s) {
 
 /**
  * Forward/backward passes per step of the chosen mode (LookSAM: 1 + 1/k on average; n-step:
- * n + 1); null while LookSAM's k or n-step's n is invalid. The trainer reports the same number
+ * n + 1; SSAM: 2, its N_s single-row Fisher passes every k-th step not counted); null while
+ * LookSAM's k or n-step's n is invalid. The trainer reports the same number
  * (Trainer.passesPerStep) until it has trained. Late-phase SAM's plain steps before the switch
  * take 1 pass; this is the number of the SAM steps.
  */

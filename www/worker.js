@@ -118,6 +118,8 @@ const FIELD_PATTERNS = [
   ['dropout', /\bdropout\b/i],
   ['augment', /\baugment/i],
   ['m', /m-sharpness needs|\bm must\b/],
+  ['fisherSamples', /\bfisherSamples\b|fisher_samples/],
+  ['sparsity', /\bsparsity\b/],
   ['batchSize', /batch[_ ]?size/i],
   ['samStart', /\bsamStart\b|start_fraction|late-phase/i],
   ['swaStart', /\bswaStart\b|swa_start/i],
