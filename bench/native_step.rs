@@ -69,6 +69,7 @@ fn main() -> Result<(), String> {
         ("sam-linf", SamKind::SamLinf),
         ("msam", SamKind::Msam),
         ("nstep", SamKind::NStep),
+        ("ssam", SamKind::Ssam),
     ];
     let steps_per_round = if resnet {
         RESNET_STEPS_PER_ROUND
