@@ -119,26 +119,30 @@ impl StepEngine {
         };
         // Every pass after the first reuses the first one's scratch (activations and their
         // gradients): passes run one after another, so SAM costs no extra activation memory.
-        let mut scratch_of_first: Option<Vec<BufView>> = None;
-        let mut pass = |grads: &BufView, mode: NormMode| {
-            let mut g = match &scratch_of_first {
-                Some(scratch) => Graph::recycling(gpu, scratch.clone()),
-                None => Graph::new(gpu),
-            };
+        let pass_on = |batch: &Batch, grads: &BufView, mode: NormMode, recycle: &[BufView]| {
+            let mut g = Graph::recycling(gpu, recycle.to_vec());
             let x = g.input(batch.x.clone(), &[batch.rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, layout, &params, grads);
             let logits = model.forward(&mut g, x, &tensors, &context(mode));
             let loss = cross_entropy(&mut g, logits, &batch.labels, smoothing);
             g.backward(loss.loss);
-            let built = g.finish();
+            (g, loss)
+        };
+        let mut keep = |built: BuiltPlan| {
             let plan = built.plan.clone();
-            scratch_of_first.get_or_insert_with(|| built.scratch());
             graphs.push(built);
-            (plan, loss.stats)
+            plan
         };
         // Only the passes this variant's plans use are built.
         let kind = config.sam.kind;
-        let (pass0, stats1) = pass(&grad0, train_mode(!one_pass_at_perturbed));
+        let (first, stats1) = pass_on(batch, &grad0, train_mode(!one_pass_at_perturbed), &[]);
+        let first = first.finish();
+        let first_scratch = first.scratch();
+        let pass0 = keep(first);
+        let mut pass = |grads: &BufView, mode: NormMode| {
+            let (g, loss) = pass_on(batch, grads, mode, &first_scratch);
+            (keep(g.finish()), loss.stats)
+        };
         let (pass1, stats2) = if kind == SamKind::None {
             let unused = gpu.alloc(4); // bound by the SAM metrics kernel, never written
             owned.keep(&unused);
@@ -151,41 +155,38 @@ impl StepEngine {
         } else {
             Plan::new()
         };
-        let first_scratch = scratch_of_first.clone().unwrap_or_default();
+        let stats1 = stats1.stats;
 
-        // m-sharpness: copy each sub-batch out of the batch (storage offsets must be 256-byte
-        // aligned, copies only 4-byte) and give it its own passes at w and at w + ε_j.
-        let mut sub_batches = Vec::new();
+        // m-sharpness, SSAM and SAMPa run passes on rows copied out of the batch (storage offsets
+        // must be 256-byte aligned, copies only 4-byte).
         let mut sub_views = Vec::new();
-        if config.sam.kind == SamKind::MSharp {
+        let mut copy_rows = |first_row: usize, rows: usize| {
+            let features = model.inputs();
+            let x = gpu.alloc(rows * features);
+            let labels = gpu.alloc(rows);
+            sub_views.extend([x.clone(), labels.clone()]);
+            let mut copy = Plan::new();
+            copy.copy(&batch.x.slice(first_row * features, rows * features), &x);
+            copy.copy(&batch.labels.slice(first_row, rows), &labels);
+            (Batch { x, labels, rows }, copy)
+        };
+
+        // m-sharpness: each sub-batch of m rows gets its own passes at w and at w + ε_j.
+        let mut sub_batches = Vec::new();
+        if kind == SamKind::MSharp {
             let rows = config.sam.m() as usize;
             let parts = batch.rows / rows;
-            let features = model.inputs();
             for j in 0..parts {
-                let x = gpu.alloc(rows * features);
-                let labels = gpu.alloc(rows);
-                sub_views.extend([x.clone(), labels.clone()]);
-                let mut split = Plan::new();
-                split.copy(&batch.x.slice(j * rows * features, rows * features), &x);
-                split.copy(&batch.labels.slice(j * rows, rows), &labels);
-                let sub = Batch { x, labels, rows };
+                let (sub, split) = copy_rows(j * rows, rows);
                 // Each sub-batch's pass at w updates the running statistics (every sample once).
                 let mut sub_pass = |grads: &BufView, total: &BufView, mode: NormMode| {
-                    let mut g = Graph::recycling(gpu, first_scratch.clone());
-                    let x = g.input(sub.x.clone(), &[rows, features]);
-                    let tensors = bind_parameters(&mut g, layout, &params, grads);
-                    let logits = model.forward(&mut g, x, &tensors, &context(mode));
-                    let loss = cross_entropy(&mut g, logits, &sub.labels, smoothing);
-                    g.backward(loss.loss);
+                    let (mut g, loss) = pass_on(&sub, grads, mode, &first_scratch);
                     let add = Kernel::new("metrics")
                         .define("STATS_ADD")
                         .define_if(j == 0, "FIRST")
                         .define_if(j + 1 == parts, "STATS_FINISH");
                     g.launch(&add, &[&loss.stats, total], [1, 1, 1]);
-                    let built = g.finish();
-                    let plan = built.plan.clone();
-                    graphs.push(built);
-                    plan
+                    keep(g.finish())
                 };
                 let mut pass_at_w = split;
                 pass_at_w.extend(sub_pass(&grad0, &stats1, train_mode(true)));
@@ -200,47 +201,21 @@ impl StepEngine {
         // SSAM: the Fisher samples, row j of the batch copied out and its own pass into grad2.
         let mut sample_passes = Vec::new();
         if kind == SamKind::Ssam {
-            let features = model.inputs();
             for j in 0..config.sam.fisher_samples() as usize {
-                let x = gpu.alloc(features);
-                let labels = gpu.alloc(1);
-                sub_views.extend([x.clone(), labels.clone()]);
-                let mut plan = Plan::new();
-                plan.copy(&batch.x.slice(j * features, features), &x);
-                plan.copy(&batch.labels.slice(j, 1), &labels);
-                let mut g = Graph::recycling(gpu, first_scratch.clone());
-                let input = g.input(x.clone(), &[1, features]);
-                let tensors = bind_parameters(&mut g, layout, &params, &grad2);
-                let logits = model.forward(&mut g, input, &tensors, &context(train_mode(false)));
-                let loss = cross_entropy(&mut g, logits, &labels, smoothing);
-                g.backward(loss.loss);
-                let built = g.finish();
-                plan.extend(built.plan.clone());
-                graphs.push(built);
+                let (row, mut plan) = copy_rows(j, 1);
+                let (g, _) = pass_on(&row, &grad2, train_mode(false), &first_scratch);
+                plan.extend(keep(g.finish()));
                 sample_passes.push(plan);
             }
         }
 
         // SAMPa: a copy of the previous batch and a pass on it (its G_a) into grad1.
-        let previous_batch = (config.sam.kind == SamKind::Sampa).then(|| {
-            let x = gpu.alloc(batch.x.len);
-            let labels = gpu.alloc(batch.labels.len);
-            sub_views.extend([x.clone(), labels.clone()]);
-            let mut keep_current = Plan::new();
-            keep_current.copy(&batch.x, &x);
-            keep_current.copy(&batch.labels, &labels);
-            let mut g = Graph::recycling(gpu, first_scratch.clone());
-            let input = g.input(x.clone(), &[batch.rows, model.inputs()]);
-            let tensors = bind_parameters(&mut g, layout, &params, &grad1);
-            let logits = model.forward(&mut g, input, &tensors, &context(train_mode(false)));
-            let loss = cross_entropy(&mut g, logits, &labels, smoothing);
-            g.backward(loss.loss);
-            let built = g.finish();
-            let pass_into_grad1 = built.plan.clone();
-            graphs.push(built);
+        let previous_batch = (kind == SamKind::Sampa).then(|| {
+            let (previous, keep_current) = copy_rows(0, batch.rows);
+            let (g, _) = pass_on(&previous, &grad1, train_mode(false), &first_scratch);
             PreviousBatch {
                 keep_current,
-                pass_into_grad1,
+                pass_into_grad1: keep(g.finish()),
             }
         });
         let optimizer = Optimizer::new(gpu, config.optimizer.clone(), len);
