@@ -531,6 +531,28 @@ fn fixture_setup(fixture: &Value) -> (Model, Vec<f32>, Vec<HostBatch>) {
     (model, initial, batches)
 }
 
+/// Every tensor of `params` (flat, `model`'s layout) against the fixture tensors `want` (by name)
+/// to ≤ 1e-5 relative.
+fn assert_params_match(what: &str, model: &Model, params: &[f32], want: &Value) {
+    for spec in &model.layout.specs {
+        let got = &params[spec.offset..spec.offset + spec.len()];
+        let (rel, worst) = relative_error(got, &floats(&want[&spec.name]));
+        assert!(
+            rel <= 1e-5,
+            "{what}: {} relative error {rel:.2e} (worst element {worst:.2e})",
+            spec.name
+        );
+    }
+}
+
+/// Writes a host batch into the engine's batch buffers.
+fn upload_batch(gpu: &Arc<Gpu>, batch: &Batch, (x, y): &HostBatch) {
+    gpu.queue
+        .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(x));
+    gpu.queue
+        .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(y));
+}
+
 /// Runs `steps` steps of `config` from `initial`, batch t = batches[t mod len]; returns the
 /// weights after each step, the loss at w of each step, and the engine's pass count.
 async fn run_engine(
@@ -551,11 +573,7 @@ async fn run_engine(
     let mut params = Vec::new();
     let mut losses = Vec::new();
     for t in 0..steps {
-        let (x, y) = &batches[t % batches.len()];
-        gpu.queue
-            .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(x));
-        gpu.queue
-            .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(y));
+        upload_batch(gpu, &batch, &batches[t % batches.len()]);
         engine.step(config.optimizer.lr, config.sam.rho(), true, false);
         losses.push(gpu.read_f32(&engine.stats1).await.unwrap()[0]);
         params.push(gpu.read_f32(&engine.params).await.unwrap());
@@ -776,16 +794,12 @@ pub async fn sampa_matches_the_reference(gpu: &Arc<Gpu>) {
             run_engine(gpu, &model, &config, &initial, &batches, steps.len()).await;
         assert_eq!(passes, 2.0, "{name}: two passes per step");
         for (t, step) in steps.iter().enumerate() {
-            for spec in &model.layout.specs {
-                let got = &params[t][spec.offset..spec.offset + spec.len()];
-                let want = floats(&step["params"][&spec.name]);
-                let (rel, worst) = relative_error(got, &want);
-                assert!(
-                    rel <= 1e-5,
-                    "{name} step {t}: {} relative error {rel:.2e} (worst {worst:.2e})",
-                    spec.name
-                );
-            }
+            assert_params_match(
+                &format!("{name} step {t}"),
+                &model,
+                &params[t],
+                &step["params"],
+            );
         }
     }
 }
@@ -1011,11 +1025,7 @@ pub async fn ssam_matches_the_reference(gpu: &Arc<Gpu>) {
         };
         let mut engine = StepEngine::new(gpu, &model, &config, &initial, &batch, Plan::new());
         for (t, step) in steps.iter().enumerate() {
-            let (x, y) = &batches[t % batches.len()];
-            gpu.queue
-                .write_buffer(&batch.x.buffer, 0, bytemuck::cast_slice(x));
-            gpu.queue
-                .write_buffer(&batch.labels.buffer, 0, bytemuck::cast_slice(y));
+            upload_batch(gpu, &batch, &batches[t % batches.len()]);
             engine.step(config.optimizer.lr, config.sam.rho(), true, false);
             if let Some(mask) = step.get("mask").filter(|m| m.is_object()) {
                 let got = gpu.read_f32(&engine.sam_state).await.unwrap();
@@ -1035,16 +1045,12 @@ pub async fn ssam_matches_the_reference(gpu: &Arc<Gpu>) {
                 }
             }
             let params = gpu.read_f32(&engine.params).await.unwrap();
-            for spec in &model.layout.specs {
-                let got = &params[spec.offset..spec.offset + spec.len()];
-                let want = floats(&step["params"][&spec.name]);
-                let (rel, worst) = relative_error(got, &want);
-                assert!(
-                    rel <= 1e-5,
-                    "{name} step {t}: {} relative error {rel:.2e} (worst {worst:.2e})",
-                    spec.name
-                );
-            }
+            assert_params_match(
+                &format!("{name} step {t}"),
+                &model,
+                &params,
+                &step["params"],
+            );
         }
         assert_eq!(engine.passes_per_step(), 2.0, "{name}: two passes per step");
         if case["reduces_to"].is_object() {
