@@ -5,7 +5,8 @@
 //
 // FORWARD (one workgroup, fixed reduction order): stats = [mean loss, correct, valid rows,
 // non-finite rows]; correct counts rows whose first maximal logit is the label (torch.argmax).
-// It also keeps lse per row for the backward.
+// It also keeps lse per row for the backward; ROW_LOSS also writes each row's loss (0 for padding
+// rows), for ESAM's per-sample sharpness.
 // BACKWARD: dx[r, c] = dloss · (softmax(x_r)_c − ((1−s)·[c = y_r] + s/C)) / valid.
 
 override ROWS: u32;
@@ -17,6 +18,9 @@ override SMOOTHING: f32 = 0.0;
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_lse: array<f32>;
+//#if ROW_LOSS
+@group(0) @binding(4) var<storage, read_write> row_loss: array<f32>;
+//#endif
 
 var<workgroup> lanes: array<vec4<f32>, 256>;
 
@@ -40,8 +44,14 @@ fn main(@builtin(local_invocation_index) lane: u32) {
         let lse = best + log(sum_exp);
         row_lse[r] = lse;
         let label = labels[r];
+//#if ROW_LOSS
+        row_loss[r] = 0.0;
+//#endif
         if (label < CLASSES) {
             let loss = lse - (1.0 - SMOOTHING) * logits[base + label] - SMOOTHING * sum_x / f32(CLASSES);
+//#if ROW_LOSS
+            row_loss[r] = loss;
+//#endif
             // A NaN/Inf loss is counted, not summed, so one bad row is reported instead of hidden.
             let finite = loss == loss && abs(loss) < 3.0e38;
             total = total + vec4<f32>(select(0.0, loss, finite), select(0.0, 1.0, best_class == label), 1.0, select(1.0, 0.0, finite));

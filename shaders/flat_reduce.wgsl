@@ -5,7 +5,8 @@
 // FINAL: one workgroup sums the partials the same way into out[SLOT] (a vec4 slot).
 //
 // NORMS:  (Σ (T⊙g)², Σ g², 0, 0) where T is SAM's adaptive scale (ASAM): with ADAPTIVE,
-//         T = |w| + ETA on weight tensors and, unless WEIGHTS_ONLY, on biases too (else 1 there).
+//         T = |w| + ETA on weight tensors and, unless WEIGHTS_ONLY, on biases too (else 1 there);
+//         with WEIGHTED, T is a given per-element vector (ESAM's tensor mask, μP²'s layer weights).
 // DOTS:   (Σ a·b, Σ b·b, Σ a·a, 0), e.g. ⟨g0, g1⟩, ‖g1‖² and ‖g0‖².
 
 override LEN: u32;
@@ -24,6 +25,9 @@ override WEIGHTS_ONLY: bool = false;
 //#if ADAPTIVE
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> is_weight: array<f32>;
+//#endif
+//#if WEIGHTED
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
 //#endif
 //#endif
 //#if DOTS
@@ -45,7 +49,11 @@ fn term(i: u32) -> vec4<f32> {
     if (WEIGHTS_ONLY && is_weight[i] == 0.0) { t = 1.0; }
     let tg = t * gi;
 //#else
+//#if WEIGHTED
+    let tg = weight[i] * gi;
+//#else
     let tg = gi;
+//#endif
 //#endif
     return vec4<f32>(tg * tg, gi * gi, 0.0, 0.0);
 //#endif

@@ -5,7 +5,9 @@
 // The save is fused here so the restore after the second pass is an exact copy.
 // SIGN: the p = ∞ ball, ε = ρ·sign(d) (no norm; sign(0) = 0).
 // NEGATIVE: CR-SAM's second point, w = saved − ε (reads the saved weights, saves nothing).
-// MASKED: SSAM, ε ⊙ M with a 0/1 mask (the norm stays that of the whole direction).
+// MASKED: ε ⊙ M with a per-element factor M: SSAM's and ESAM's 0/1 masks, μP²'s layer scales
+// (the norm is whatever was reduced into NORM_SLOT: SSAM's whole g0, ESAM's kept tensors, μP²'s
+// layer-weighted norm). RHO_SCALE multiplies ρ (ESAM's 1/β).
 
 override LEN: u32;
 override XI: f32 = 1e-12;
@@ -16,12 +18,13 @@ override NORM_SLOT: u32 = 0u;
 override NORM_COMPONENT: u32 = 0u;
 // −1 ascends against d (MSAM: d is the momentum buffer, the perturbation is along −v).
 override DIRECTION_SIGN: f32 = 1.0;
+override RHO_SCALE: f32 = 1.0;
 
 struct SamUniforms {
     rho: f32,
     first_step: u32,
     average_weight: f32,
-    pad2: f32,
+    sam_step: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> w: array<f32>;
@@ -49,7 +52,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#else
     let wi = w[i];
 //#endif
-    let scale = DIRECTION_SIGN * params.rho / (sqrt(scalars[NORM_SLOT][NORM_COMPONENT]) + XI);
+    let scale = DIRECTION_SIGN * RHO_SCALE * params.rho / (sqrt(scalars[NORM_SLOT][NORM_COMPONENT]) + XI);
 //#if SIGN
     let e = params.rho * sign(d[i]);
 //#else

@@ -19,6 +19,7 @@
 // FISHER_ACCUMULATE  acc (+)= g² (FIRST overwrites): SSAM's Fisher information, Σ of per-sample g².
 // NSTEP_ASCENT    δ = (w − saved) + α·g/(‖g‖ + ξ) into `delta` (‖g‖² in scalars[0].y).
 // NSTEP_PROJECT   w = saved + δ·min(1, ρ/‖δ‖) (‖δ‖² in scalars[3].y).
+// RSAM_DIRECTION  d ← λ·g0 + d: R-SAM's ascent from its random start δ0 (in d).
 
 override LEN: u32;
 override XI: f32 = 1e-12;
@@ -34,7 +35,7 @@ struct SamUniforms {
     rho: f32,
     first_step: u32,
     average_weight: f32,  // SWA: 1/(n+1) for the n-th averaged iterate
-    pad1: f32,
+    sam_step: u32,  // SAM steps taken before this one
 }
 
 //#if FSAM_DIRECTION
@@ -112,6 +113,10 @@ struct OptimizerUniforms {
 //#if FISHER_ACCUMULATE
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
+//#endif
+//#if RSAM_DIRECTION
+@group(0) @binding(0) var<storage, read_write> d: array<f32>;
+@group(0) @binding(1) var<storage, read> g0: array<f32>;
 //#endif
 //#if NSTEP_ASCENT
 @group(0) @binding(0) var<storage, read_write> delta: array<f32>;
@@ -199,6 +204,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#else
     acc[i] = acc[i] + g[i] * g[i];
 //#endif
+//#endif
+//#if RSAM_DIRECTION
+    d[i] = LAMBDA * g0[i] + d[i];
 //#endif
 //#if NSTEP_ASCENT
     delta[i] = (w[i] - saved[i]) + ALPHA * g[i] / (sqrt(scalars[0].y) + XI);

@@ -39,3 +39,21 @@ fn sampa_matches_the_reference() {
 fn ssam_matches_the_reference() {
     common::block_on(cases::ssam_matches_the_reference(&common::gpu()));
 }
+
+#[test]
+fn rsam_and_mup2_match_the_reference() {
+    common::block_on(cases::fixture_variants_match_the_reference(
+        &common::gpu(),
+        include_str!("golden/rsam_mup2.json"),
+        6,
+    ));
+}
+
+#[test]
+fn esam_and_ssam_d_match_the_reference() {
+    common::block_on(cases::fixture_variants_match_the_reference(
+        &common::gpu(),
+        include_str!("golden/esam_ssamd.json"),
+        6,
+    ));
+}

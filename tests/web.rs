@@ -36,6 +36,26 @@ async fn ssam_matches_the_reference_on_webgpu() {
 }
 
 #[wasm_bindgen_test]
+async fn rsam_and_mup2_match_the_reference_on_webgpu() {
+    cases::fixture_variants_match_the_reference(
+        &gpu().await,
+        include_str!("golden/rsam_mup2.json"),
+        6,
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn esam_and_ssam_d_match_the_reference_on_webgpu() {
+    cases::fixture_variants_match_the_reference(
+        &gpu().await,
+        include_str!("golden/esam_ssamd.json"),
+        6,
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn matmul_matches_cpu_reference_on_webgpu() {
     cases::matmul_matches_cpu_reference_on_awkward_shapes(&gpu().await).await;
 }

@@ -99,7 +99,7 @@ impl PipelineCache {
 
 /// Keeps or drops the lines between `//#if NAME`, `//#else` and `//#endif` (nestable), so one WGSL
 /// file can hold an op's variants with exactly the bindings each variant uses. `//#if !NAME`
-/// negates.
+/// negates; `//#if A || B` keeps the block when either is defined.
 pub fn preprocess(source: &str, defines: &[&str]) -> String {
     let mut out = String::with_capacity(source.len());
     // Each entry: (this block is active, some branch of it was already taken).
@@ -108,11 +108,13 @@ pub fn preprocess(source: &str, defines: &[&str]) -> String {
     for line in source.lines() {
         let trimmed = line.trim_start();
         if let Some(name) = trimmed.strip_prefix("//#if ") {
-            let name = name.trim();
-            let on = match name.strip_prefix('!') {
-                Some(negated) => !defines.contains(&negated),
-                None => defines.contains(&name),
-            };
+            let on = name.split("||").any(|name| {
+                let name = name.trim();
+                match name.strip_prefix('!') {
+                    Some(negated) => !defines.contains(&negated),
+                    None => defines.contains(&name),
+                }
+            });
             stack.push((on, on));
         } else if trimmed.starts_with("//#else") {
             if let Some(top) = stack.last_mut() {
@@ -139,5 +141,8 @@ mod tests {
         assert_eq!(preprocess(src, &["X"]), "a\nb\nd\ng\n");
         assert_eq!(preprocess(src, &["X", "Y"]), "a\nb\nc\ng\n");
         assert_eq!(preprocess(src, &[]), "a\ne\nf\ng\n");
+        let either = "//#if P || Q\nx\n//#else\ny\n//#endif\n";
+        assert_eq!(preprocess(either, &["Q"]), "x\n");
+        assert_eq!(preprocess(either, &["R"]), "y\n");
     }
 }

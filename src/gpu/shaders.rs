@@ -21,6 +21,8 @@ pub fn source(name: &str) -> &'static str {
         "pool" => include_str!("../../shaders/pool.wgsl"),
         "dropout" => include_str!("../../shaders/dropout.wgsl"),
         "topk" => include_str!("../../shaders/topk.wgsl"),
+        "sam_masks" => include_str!("../../shaders/sam_masks.wgsl"),
+        "row_select" => include_str!("../../shaders/row_select.wgsl"),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
     }
 }

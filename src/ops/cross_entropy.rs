@@ -17,6 +17,17 @@ pub fn cross_entropy(
     labels: &BufView,
     label_smoothing: f32,
 ) -> CrossEntropy {
+    cross_entropy_with_rows(g, logits, labels, label_smoothing, None)
+}
+
+/// `cross_entropy` that also writes each row's loss into `row_loss` (0 for padding rows).
+pub fn cross_entropy_with_rows(
+    g: &mut Graph,
+    logits: TensorId,
+    labels: &BufView,
+    label_smoothing: f32,
+    row_loss: Option<&BufView>,
+) -> CrossEntropy {
     let shape = g.shape(logits).to_vec();
     assert_eq!(
         shape.len(),
@@ -35,9 +46,15 @@ pub fn cross_entropy(
             .constant("CLASSES", classes as u32)
             .constant("SMOOTHING", label_smoothing)
     };
+    let mut bindings = vec![&lv, labels, &stats, &row_lse];
+    bindings.extend(row_loss);
     g.launch(
-        &kernel(Kernel::new("cross_entropy").define("FORWARD")),
-        &[&lv, labels, &stats, &row_lse],
+        &kernel(
+            Kernel::new("cross_entropy")
+                .define("FORWARD")
+                .define_if(row_loss.is_some(), "ROW_LOSS"),
+        ),
+        &bindings,
         [1, 1, 1],
     );
     let labels = labels.clone();

@@ -58,6 +58,18 @@ pub enum SamKind {
     /// Mi et al. 2022: sparse SAM, ε only on the parameters with the largest Fisher information
     /// (Σ of per-sample g² over a few samples), the mask refreshed every k steps (s, N_s, k).
     Ssam,
+    /// Mi et al. 2022: sparse SAM with a dynamic mask: random at first, then every k steps the live
+    /// parameters with the smallest |g0| die and as many dead ones regrow at random (s, dr, k).
+    SsamD,
+    /// Du et al. 2022: efficient SAM, ε on a random subset of tensors (each kept with probability
+    /// β, scaled by 1/β) and g1 on the γ share of the batch whose loss rose most (β, γ).
+    Esam,
+    /// Liu et al. 2022: random SAM, the ascent taken from a filter-wise Gaussian random start
+    /// δ0: ε = ρ·(λ·∇L(w+δ0) + δ0)/‖·‖ (σ, λ).
+    Rsam,
+    /// Haas et al. 2024: μP² layer-wise perturbation scaling, ε_l = ρ·m^(½−d_l)·g_l/‖(m^(−d_l)·g_l)_l‖
+    /// with m = width/base width (d_l = −½ input-like, +½ hidden, +3/2 output layers).
+    Mup2,
 }
 
 /// (CLI/JS name, kind, reference default ρ, forward/backward passes per step as a text).
@@ -77,6 +89,10 @@ const KINDS: &[(&str, SamKind, f64)] = &[
     ("msharp", SamKind::MSharp, 0.05),
     ("sampa", SamKind::Sampa, 0.1),
     ("ssam", SamKind::Ssam, 0.05),
+    ("ssam-d", SamKind::SsamD, 0.05),
+    ("esam", SamKind::Esam, 0.05),
+    ("rsam", SamKind::Rsam, 0.05),
+    ("mup2", SamKind::Mup2, 0.05),
 ];
 
 impl SamKind {
@@ -158,6 +174,13 @@ pub struct SamConfig {
     /// information (default 16).
     #[serde(default)]
     pub fisher_samples: Option<u32>,
+    /// SSAM-D's drop rate dr0 (default 0.5): the share of live parameters that die at a refresh,
+    /// decaying as dr0·(1 + cos(π·t/T))/2 over the run.
+    #[serde(default)]
+    pub drop_rate: Option<f64>,
+    /// μP²'s base width: the width at which ρ was tuned (default 64); m = width/base width.
+    #[serde(default)]
+    pub base_width: Option<u32>,
 }
 
 impl SamConfig {
@@ -187,20 +210,32 @@ impl SamConfig {
     pub fn n(&self) -> u32 {
         self.n.unwrap_or(2)
     }
+    /// F-SAM's σ (default 1); R-SAM's noise scale (default 0.001, relative to each row's norm).
     pub fn sigma(&self) -> f64 {
-        self.sigma.unwrap_or(1.0)
+        match self.kind {
+            SamKind::Rsam => self.sigma.unwrap_or(0.001),
+            _ => self.sigma.unwrap_or(1.0),
+        }
     }
-    /// F-SAM's EMA decay (default 0.95); SAMPa's weight of the look-ahead gradient (default 0.2).
+    /// F-SAM's EMA decay (default 0.95); SAMPa's weight of the look-ahead gradient (default 0.2);
+    /// R-SAM's gradient step from the random start (default 2, the reference's constant).
     pub fn lambda(&self) -> f64 {
         match self.kind {
             SamKind::Sampa => self.lambda.unwrap_or(0.2),
+            SamKind::Rsam => self.lambda.unwrap_or(2.0),
             _ => self.lambda.unwrap_or(0.95),
         }
+    }
+    pub fn drop_rate(&self) -> f64 {
+        self.drop_rate.unwrap_or(0.5)
+    }
+    pub fn base_width(&self) -> u32 {
+        self.base_width.unwrap_or(64)
     }
     /// LookSAM's refresh period (default 5); SSAM's mask refresh period (default 100 steps).
     pub fn k(&self) -> u32 {
         match self.kind {
-            SamKind::Ssam => self.k.unwrap_or(100),
+            SamKind::Ssam | SamKind::SsamD => self.k.unwrap_or(100),
             _ => self.k.unwrap_or(5),
         }
     }
@@ -210,11 +245,19 @@ impl SamConfig {
     pub fn fisher_samples(&self) -> u32 {
         self.fisher_samples.unwrap_or(16)
     }
+    /// CR-SAM's γ (default 0.1); ESAM's share of the batch in the second pass (default 0.5).
     pub fn gamma(&self) -> f64 {
-        self.gamma.unwrap_or(0.1)
+        match self.kind {
+            SamKind::Esam => self.gamma.unwrap_or(0.5),
+            _ => self.gamma.unwrap_or(0.1),
+        }
     }
+    /// CR-SAM's β (default 0.01); ESAM's probability of perturbing a tensor (default 0.5).
     pub fn beta(&self) -> f64 {
-        self.beta.unwrap_or(0.01)
+        match self.kind {
+            SamKind::Esam => self.beta.unwrap_or(0.5),
+            _ => self.beta.unwrap_or(0.01),
+        }
     }
     pub fn rho_min(&self) -> f64 {
         self.rho_min.unwrap_or(self.rho())
@@ -240,10 +283,35 @@ impl SamConfig {
             }
         }
         let lambda = self.lambda();
-        if !(lambda.is_finite() && (0.0..=1.0).contains(&lambda)) {
+        if self.kind == SamKind::Rsam {
+            if !(lambda.is_finite() && lambda >= 0.0) {
+                return Err(format!(
+                    "lambda must be a finite number ≥ 0, got {lambda} (R-SAM's default is 2)"
+                ));
+            }
+        } else if !(lambda.is_finite() && (0.0..=1.0).contains(&lambda)) {
             return Err(format!(
                 "lambda must be in [0, 1], got {lambda} (F-SAM's default is 0.95)"
             ));
+        }
+        if self.kind == SamKind::Esam {
+            for (name, value, default) in [("beta", self.beta(), 0.5), ("gamma", self.gamma(), 0.5)]
+            {
+                if !(value.is_finite() && value > 0.0 && value <= 1.0) {
+                    return Err(format!(
+                        "{name} must be in (0, 1], got {value} (ESAM's default is {default}; 1 is SAM)"
+                    ));
+                }
+            }
+        }
+        let drop_rate = self.drop_rate();
+        if !(drop_rate.is_finite() && (0.0..=1.0).contains(&drop_rate)) {
+            return Err(format!(
+                "drop_rate must be in [0, 1], got {drop_rate} (SSAM-D's default is 0.5)"
+            ));
+        }
+        if self.base_width() == 0 {
+            return Err("base_width must be ≥ 1 (μP²'s default is 64)".into());
         }
         if let Some(fraction) = self.start_fraction {
             if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
@@ -278,6 +346,8 @@ impl SamConfig {
             SamKind::NStep => self.n() as f64 + 1.0,
             SamKind::CrSam => 3.0,
             SamKind::LookSam => 1.0 + 1.0 / self.k() as f64,
+            // The full pass at w and the pass on the γ share of the batch (plus one forward).
+            SamKind::Esam => 1.0 + self.gamma(),
             _ => 2.0,
         }
     }
@@ -295,6 +365,25 @@ impl SamConfig {
                 rho_min + (rho - rho_min) * (lr - lr_min) / (lr_max - lr_min)
             }
         }
+    }
+
+    /// SSAM-D's live parameters: N − ⌈N·s⌉ of `parameters`.
+    pub fn live_count(&self, parameters: usize) -> usize {
+        parameters - (parameters as f64 * self.sparsity()).ceil() as usize
+    }
+
+    /// SSAM-D's refresh at SAM step `step` of `total` (None: unknown, dr stays dr0): how many live
+    /// parameters survive and how many dead ones regrow, [keep, grow]. keep + grow is always the
+    /// live count (the reference caps the regrowth at N·s and can lose live parameters when
+    /// dr > s/(1 − s); here fewer die instead).
+    pub fn ssamd_counts(&self, parameters: usize, step: u64, total: Option<u64>) -> [u32; 2] {
+        let live = self.live_count(parameters);
+        let progress = total.map_or(0.0, |t| step as f64 / t.max(1) as f64);
+        let rate = self.drop_rate() * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0;
+        let survivors = ((live as f64 * (1.0 - rate)).floor() as usize)
+            .max((2 * live).saturating_sub(parameters))
+            .min(live);
+        [survivors as u32, (live - survivors) as u32]
     }
 
     pub fn rho_schedule(&self) -> RhoSchedule {
@@ -318,6 +407,10 @@ impl SamConfig {
         match self.kind {
             SamKind::Sampa if step > 0 => 1,
             SamKind::LookSam | SamKind::Ssam if !step.is_multiple_of(self.k() as u64) => 1,
+            // SSAM-D: the first step draws the initial mask, refresh steps renew it, others reuse it.
+            SamKind::SsamD if step == 0 => 0,
+            SamKind::SsamD if step.is_multiple_of(self.k() as u64) => 1,
+            SamKind::SsamD => 2,
             _ => 0,
         }
     }
@@ -372,6 +465,14 @@ impl RhoSchedule {
     }
 }
 
+/// How many entries `top_k_exact` keeps: a number known when the plan is built, or entry `.1` of
+/// a counts buffer the host writes before each step.
+#[derive(Clone, Copy)]
+enum TopK<'a> {
+    Fixed(usize),
+    Counted(&'a BufView, u32),
+}
+
 /// How ε is shaped from the direction d.
 #[derive(Clone, Copy, Debug)]
 enum Scale {
@@ -416,6 +517,10 @@ pub struct FlatBuffers<'a> {
     pub weight_mask: &'a BufView,
     pub scalars: &'a BufView,
     pub sam_uniforms: &'a BufView,
+    /// One vec4<u32> per parameter tensor: (flat offset, length, index of its first parameter, row
+    /// length), for the rules that work per tensor or draw per parameter.
+    pub tensor_table: &'a BufView,
+    pub tensor_count: usize,
 }
 
 /// The pieces `build_steps` orders: each is a pre-built plan.
@@ -444,6 +549,25 @@ pub struct StepParts<'a> {
     pub sample_passes: &'a [Plan],
     /// Trainable scalars (padding excluded), for SSAM's share of kept parameters.
     pub parameter_count: usize,
+    /// The run's seed (ESAM's, SSAM-D's and R-SAM's draws).
+    pub seed: u32,
+    /// SSAM-D: `[survivors, regrown]` of the step's refresh, written by the host before the step.
+    pub counts: &'a BufView,
+    /// R-SAM: one vec4<u32> per row of every tensor (flat offset, length, first parameter, 1 for a
+    /// 1-D tensor) and their number.
+    pub row_table: Option<(&'a BufView, usize)>,
+    /// ESAM: the selection of the sharpest rows and the pass on them.
+    pub esam: Option<&'a EsamParts>,
+}
+
+/// ESAM's passes after the perturbation (besides the full-batch forward at w + ε in
+/// `pass_into[1]`, which writes each row's loss): the selection and copy of the sharpest rows, and
+/// the forward/backward on them into grad1.
+pub struct EsamParts {
+    pub select: Plan,
+    pub subset_pass: Plan,
+    /// Rows of the subset over rows of the batch.
+    pub share: f64,
 }
 
 pub struct PreviousBatch {
@@ -461,7 +585,8 @@ pub struct SubBatch {
 /// One kind of step and its cost.
 pub struct StepPlan {
     pub plan: Plan,
-    pub passes: u32,
+    /// Forward/backward passes (a pass on part of the batch counts as its share).
+    pub passes: f64,
 }
 
 /// The uniform block of `shaders/sam_perturb.wgsl` and `sam_rules.wgsl`.
@@ -472,7 +597,8 @@ pub struct SamUniforms {
     pub first_step: u32,
     /// SWA: the weight of this step's iterate in the running mean, 1/(n+1) (0: not averaging).
     pub average_weight: f32,
-    pub pad: f32,
+    /// SAM steps taken before this one (the step index of the random draws of ESAM, SSAM-D and R-SAM).
+    pub sam_step: u32,
 }
 
 /// Records the plans of a training step in the loop's order (one per kind of step; see
@@ -490,6 +616,8 @@ pub fn build_steps(
         scratch,
         plan: Plan::new(),
         mask: None,
+        norm_weight: None,
+        rho_scale: 1.0,
         xi: XI,
     };
     r.plan.extend(parts.load_batch.clone());
@@ -684,6 +812,134 @@ pub fn build_steps(
             }
             plans
         }
+        SamKind::SsamD => {
+            // Plans: the first step (draws the random initial mask), refresh steps (renew the mask
+            // after the perturbation, from the same g0; it applies from the next step) and the rest.
+            let live = config.live_count(parts.parameter_count);
+            let mut plans = Vec::new();
+            for (first, refresh) in [(true, true), (false, true), (false, false)] {
+                if first {
+                    r.masks(
+                        "SSAMD_INIT_SCORE",
+                        &[flat.tensor_table, flat.grad2],
+                        parts,
+                        config.beta(),
+                    );
+                    r.top_k_exact(flat.grad2, flat.state, TopK::Fixed(live));
+                } else {
+                    r.plan.extend(parts.load_batch.clone());
+                }
+                r.plan.extend(parts.pass_into[0].clone());
+                r.norms(flat.grad0, Scale::Unit);
+                r.mask = Some(flat.state);
+                r.xi = SSAM_XI;
+                r.perturb(flat.grad0, Scale::Unit, false);
+                r.mask = None;
+                r.xi = XI;
+                if refresh {
+                    // Survivors: the live parameters with the largest |g0| (into `direction`) …
+                    r.masks(
+                        "SSAMD_DEATH_SCORE",
+                        &[flat.grad0, flat.state, flat.grad2],
+                        parts,
+                        config.beta(),
+                    );
+                    r.top_k_exact(flat.grad2, flat.direction, TopK::Counted(parts.counts, 0));
+                    // … plus as many of the dead ones, at random, as died.
+                    r.masks(
+                        "SSAMD_GROWTH_SCORE",
+                        &[flat.tensor_table, flat.state, flat.grad2, flat.sam_uniforms],
+                        parts,
+                        config.beta(),
+                    );
+                    r.top_k_exact(flat.grad2, flat.state, TopK::Counted(parts.counts, 1));
+                    r.masks(
+                        "MASK_UNION",
+                        &[flat.state, flat.direction],
+                        parts,
+                        config.beta(),
+                    );
+                }
+                r.plan.extend(parts.pass_into[1].clone());
+                r.dots();
+                r.plan.extend(parts.update_from_saved.clone());
+                r.plan.extend(parts.metrics_sam.clone());
+                plans.push(r.finish(2));
+            }
+            plans
+        }
+        SamKind::Esam => {
+            let esam = parts.esam.expect("the engine builds ESAM's passes"); // ok: engine invariant
+            r.plan.extend(parts.pass_into[0].clone()); // g0 and each row's loss at w
+            r.masks(
+                "ESAM_MASK",
+                &[flat.tensor_table, flat.state, flat.sam_uniforms],
+                parts,
+                config.beta(),
+            );
+            // ε = (ρ/β)·M⊙g0/(‖M⊙g0‖ + 1e-7): only the kept tensors move, by ρ/β.
+            r.norm_weight = Some(flat.state);
+            r.norms(flat.grad0, Scale::Unit);
+            r.norm_weight = None;
+            r.mask = Some(flat.state);
+            r.xi = SSAM_XI;
+            r.rho_scale = (1.0 / config.beta()) as f32;
+            r.perturb(flat.grad0, Scale::Unit, false);
+            r.mask = None;
+            r.xi = XI;
+            r.rho_scale = 1.0;
+            r.plan.extend(parts.pass_into[1].clone()); // each row's loss at w + ε (forward only)
+            r.plan.extend(esam.select.clone());
+            r.plan.extend(esam.subset_pass.clone()); // g1 on the sharpest rows
+            r.dots();
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_sam.clone());
+            vec![r.finish(1.0 + esam.share)]
+        }
+        SamKind::Rsam => {
+            // A filter-wise Gaussian start δ0 (saved = w, w += δ0, δ0 into `direction`), g0 there.
+            let (rows, row_count) = parts.row_table.expect("the engine builds R-SAM's rows"); // ok: engine invariant
+            let noise = Kernel::new("sam_masks")
+                .define("RSAM_NOISE")
+                .constant("LEN", flat.params.len as u32)
+                .constant("ROWS", row_count as u32)
+                .constant("SEED", parts.seed)
+                .constant("SIGMA", config.sigma() as f32);
+            r.plan.push(gpu.dispatch(
+                &noise,
+                &[
+                    rows,
+                    flat.params,
+                    flat.saved,
+                    flat.direction,
+                    flat.sam_uniforms,
+                ],
+                grid_1d(row_count),
+            ));
+            r.plan.extend(parts.pass_into[0].clone());
+            r.plan.copy(flat.saved, flat.params); // back to w
+            let direction = Kernel::new("sam_rules")
+                .define("RSAM_DIRECTION")
+                .constant("LAMBDA", config.lambda() as f32);
+            r.rule(direction, &[flat.direction, flat.grad0]); // δ1 = λ·g0 + δ0
+            r.norms(flat.direction, Scale::Unit);
+            r.perturb(flat.direction, Scale::Unit, false);
+            r.plan.extend(parts.pass_into[1].clone());
+            r.dots();
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_sam.clone());
+            vec![r.finish(2)]
+        }
+        SamKind::Mup2 => {
+            // The engine wrote the layer weights m^(−d_l) into `direction` and the layer scales
+            // m^(½−d_l) into `state` (per element).
+            r.norm_weight = Some(flat.direction);
+            r.mask = Some(flat.state);
+            r.sam_step(config, parts);
+            r.plan.extend(parts.update_from_saved.clone());
+            r.plan.extend(parts.metrics_sam.clone());
+            vec![r.finish(2)]
+        }
         SamKind::CrSam => {
             r.plan.extend(parts.pass_into[0].clone());
             r.norms(flat.grad0, Scale::Unit);
@@ -726,16 +982,20 @@ struct Recorder<'a, 'b> {
     flat: &'a FlatBuffers<'b>,
     scratch: &'a mut Vec<BufView>,
     plan: Plan,
-    /// SSAM: the 0/1 mask every perturbation is multiplied by, and its ξ.
+    /// SSAM/ESAM: the 0/1 mask every perturbation is multiplied by (μP²: the layer scales), and ξ.
     mask: Option<&'b BufView>,
+    /// ESAM/μP²: per-element weights inside the direction's norm (‖a⊙d‖).
+    norm_weight: Option<&'b BufView>,
+    /// ESAM: ρ's multiplier (1/β).
+    rho_scale: f32,
     xi: f32,
 }
 
 impl Recorder<'_, '_> {
-    fn finish(&mut self, passes: u32) -> StepPlan {
+    fn finish(&mut self, passes: impl Into<f64>) -> StepPlan {
         StepPlan {
             plan: std::mem::take(&mut self.plan),
-            passes,
+            passes: passes.into(),
         }
     }
 
@@ -763,6 +1023,72 @@ impl Recorder<'_, '_> {
         self.perturb(direction, scale, false);
         self.plan.extend(parts.pass_into[1].clone());
         self.dots();
+    }
+
+    /// One `sam_masks` kernel over the flat vector (see shaders/sam_masks.wgsl).
+    /// `beta`: ESAM's probability of perturbing a tensor (unused by the other kernels).
+    fn masks(
+        &mut self,
+        variant: &'static str,
+        bindings: &[&BufView],
+        parts: &StepParts,
+        beta: f64,
+    ) {
+        let len = self.flat.params.len;
+        let kernel = Kernel::new("sam_masks")
+            .define(variant)
+            .constant("LEN", len as u32)
+            .constant("TENSORS", self.flat.tensor_count as u32)
+            .constant("SEED", parts.seed)
+            .constant("BETA", beta as f32);
+        let command = self.gpu.dispatch(&kernel, bindings, grid_1d(len));
+        self.plan.push(command);
+    }
+
+    /// mask = 1 on exactly k of the largest entries of the non-negative `values` (at the threshold
+    /// the lower indices win), 0 elsewhere; k fixed, or read from `counts` when the step runs.
+    fn top_k_exact(&mut self, values: &BufView, mask: &BufView, k: TopK) {
+        let len = values.len;
+        let groups = grid_1d(len);
+        let chunks = (groups[0] * groups[1]) as usize;
+        let words = self.gpu.alloc(4);
+        let bins = self.gpu.alloc(256);
+        let ties = self.gpu.alloc(chunks);
+        self.scratch
+            .extend([words.clone(), bins.clone(), ties.clone()]);
+        let kernel = |variant: &'static str, shift: u32| {
+            let kernel = Kernel::new("topk")
+                .define(variant)
+                .constant("LEN", len as u32)
+                .constant("SHIFT", shift)
+                .constant("CHUNKS", chunks as u32);
+            match k {
+                TopK::Fixed(keep) => kernel.constant("K", keep.min(len) as u32),
+                TopK::Counted(_, index) => kernel
+                    .define("K_FROM_COUNTS")
+                    .constant("COUNT_INDEX", index),
+            }
+        };
+        let mut push = |kernel: Kernel, bindings: &[&BufView], groups: [u32; 3]| {
+            let command = self.gpu.dispatch(&kernel, bindings, groups);
+            self.plan.push(command);
+        };
+        match k {
+            TopK::Fixed(_) => push(kernel("INIT", 0), &[&words], [1, 1, 1]),
+            TopK::Counted(counts, _) => push(kernel("INIT", 0), &[&words, counts], [1, 1, 1]),
+        }
+        for round in 0..4 {
+            let shift = 24 - 8 * round;
+            push(kernel("HISTOGRAM", shift), &[values, &words, &bins], groups);
+            push(kernel("SELECT", shift), &[&words, &bins], [1, 1, 1]);
+        }
+        push(kernel("TIE_COUNT", 0), &[values, &words, &ties], groups);
+        push(kernel("TIE_SCAN", 0), &[&ties], [1, 1, 1]);
+        push(
+            kernel("MASK_EXACT", 0),
+            &[values, &words, &ties, mask],
+            groups,
+        );
     }
 
     /// mask = 1 on the `keep` largest entries of the non-negative `values` (all entries equal to
@@ -817,6 +1143,9 @@ impl Recorder<'_, '_> {
                 .constant("ETA", eta)
                 .constant("WEIGHTS_ONLY", weights_only as u32);
             extra = vec![self.flat.params, self.flat.weight_mask];
+        } else if let Some(weight) = self.norm_weight {
+            kernel = kernel.define("WEIGHTED");
+            extra = vec![weight];
         }
         self.reduce(kernel, d, None, &extra, DIRECTION_SLOT);
     }
@@ -911,7 +1240,9 @@ impl Recorder<'_, '_> {
         let mut bindings = vec![flat.params, flat.saved, d, flat.scalars, flat.sam_uniforms];
         match scale {
             Scale::Unit => {
-                kernel = kernel.constant("XI", self.xi);
+                kernel = kernel
+                    .constant("XI", self.xi)
+                    .constant("RHO_SCALE", self.rho_scale);
                 if let Some(mask) = self.mask {
                     kernel = kernel.define("MASKED");
                     bindings.push(mask);

@@ -8,11 +8,11 @@ use crate::autograd::{BuiltPlan, Graph};
 use crate::data::Batch;
 use crate::gpu::{BufView, Gpu, Kernel, OwnedBuffers, Plan};
 use crate::nn::{bind_parameters, ForwardContext, Model};
-use crate::ops::{cross_entropy, NormMode};
+use crate::ops::{cross_entropy_with_rows, NormMode};
 use crate::optim::Optimizer;
 use crate::sam::{
-    self, FlatBuffers, PreviousBatch, SamConfig, SamKind, SamUniforms, StepParts, StepPlan,
-    SubBatch,
+    self, EsamParts, FlatBuffers, PreviousBatch, SamConfig, SamKind, SamUniforms, StepParts,
+    StepPlan, SubBatch,
 };
 
 use super::{TrainConfig, METRICS_LEN};
@@ -44,9 +44,15 @@ pub struct StepEngine {
     pub average: BufView,
     average_plan: Plan,
     averaged: u64,
-    /// Steps taken and forward/backward passes spent by this engine.
+    /// Steps taken and forward/backward passes spent by this engine (a pass on part of the batch
+    /// counts as its share).
     pub steps: u64,
-    pub passes: u64,
+    pub passes: f64,
+    /// SAM steps in the whole run, when known (SSAM-D's drop rate decays over them).
+    pub sam_steps_total: Option<u64>,
+    /// SSAM-D's `[survivors, regrown]` for the step's refresh.
+    counts: BufView,
+    parameter_count: usize,
     /// Steps that ran the SAM rule (F-SAM's first step and LookSAM's period count these).
     sam_steps: u64,
     sam: SamConfig,
@@ -87,6 +93,53 @@ impl StepEngine {
         let norm_state = alloc(initial_state.len());
         gpu.queue
             .write_buffer(&norm_state.buffer, 0, bytemuck::cast_slice(&initial_state));
+        let tensor_table: Vec<u32> = {
+            let mut first = 0;
+            let mut table = Vec::new();
+            for spec in &layout.specs {
+                let row = if spec.shape.len() >= 2 {
+                    spec.len() / spec.shape[0]
+                } else {
+                    spec.len()
+                };
+                table.extend([
+                    spec.offset as u32,
+                    spec.len() as u32,
+                    first as u32,
+                    row as u32,
+                ]);
+                first += spec.len();
+            }
+            table
+        };
+        let tensors = alloc(tensor_table.len());
+        gpu.queue
+            .write_buffer(&tensors.buffer, 0, bytemuck::cast_slice(&tensor_table));
+        let counts = alloc(4);
+        let kind = config.sam.kind;
+        // R-SAM: every row of every tensor (a 1-D tensor is one row), for its filter-wise noise.
+        let row_table: Vec<u32> = if kind == SamKind::Rsam {
+            tensor_table
+                .chunks(4)
+                .flat_map(|t| {
+                    let (offset, len, first, row) = (t[0], t[1], t[2], t[3]);
+                    let vector = (row == len) as u32;
+                    (0..len / row)
+                        .flat_map(move |j| [offset + j * row, row, first + j * row, vector])
+                })
+                .collect()
+        } else {
+            vec![0; 4]
+        };
+        let rows = alloc(row_table.len());
+        gpu.queue
+            .write_buffer(&rows.buffer, 0, bytemuck::cast_slice(&row_table));
+
+        // ESAM ranks rows by how much their loss rose from w to w + ε.
+        let esam = kind == SamKind::Esam;
+        let loss_rows = if esam { batch.rows } else { 1 };
+        let row_loss_at_w = alloc(loss_rows);
+        let row_loss_perturbed = alloc(loss_rows);
         let scalars = alloc(sam::SCALARS_LEN);
         let train_metrics = alloc(METRICS_LEN);
         let sam_uniforms = gpu.alloc_uniform(16);
@@ -119,14 +172,25 @@ impl StepEngine {
         };
         // Every pass after the first reuses the first one's scratch (activations and their
         // gradients): passes run one after another, so SAM costs no extra activation memory.
-        let pass_on = |batch: &Batch, grads: &BufView, mode: NormMode, recycle: &[BufView]| {
+        // `rows` receives each row's loss (ESAM); a pass without `backward` is a forward only.
+        let pass_with = |batch: &Batch,
+                         grads: &BufView,
+                         mode: NormMode,
+                         recycle: &[BufView],
+                         rows: Option<&BufView>,
+                         backward: bool| {
             let mut g = Graph::recycling(gpu, recycle.to_vec());
             let x = g.input(batch.x.clone(), &[batch.rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, layout, &params, grads);
             let logits = model.forward(&mut g, x, &tensors, &context(mode));
-            let loss = cross_entropy(&mut g, logits, &batch.labels, smoothing);
-            g.backward(loss.loss);
+            let loss = cross_entropy_with_rows(&mut g, logits, &batch.labels, smoothing, rows);
+            if backward {
+                g.backward(loss.loss);
+            }
             (g, loss)
+        };
+        let pass_on = |batch: &Batch, grads: &BufView, mode: NormMode, recycle: &[BufView]| {
+            pass_with(batch, grads, mode, recycle, None, true)
         };
         let mut keep = |built: BuiltPlan| {
             let plan = built.plan.clone();
@@ -134,24 +198,33 @@ impl StepEngine {
             plan
         };
         // Only the passes this variant's plans use are built.
-        let kind = config.sam.kind;
-        let (first, stats1) = pass_on(batch, &grad0, train_mode(!one_pass_at_perturbed), &[]);
+        let (first, stats1) = pass_with(
+            batch,
+            &grad0,
+            train_mode(!one_pass_at_perturbed),
+            &[],
+            esam.then_some(&row_loss_at_w),
+            true,
+        );
         let first = first.finish();
         let first_scratch = first.scratch();
         let pass0 = keep(first);
-        let mut pass = |grads: &BufView, mode: NormMode| {
-            let (g, loss) = pass_on(batch, grads, mode, &first_scratch);
+        let mut pass = |grads: &BufView, mode: NormMode, rows: Option<&BufView>, backward: bool| {
+            let (g, loss) = pass_with(batch, grads, mode, &first_scratch, rows, backward);
             (keep(g.finish()), loss.stats)
         };
         let (pass1, stats2) = if kind == SamKind::None {
             let unused = gpu.alloc(4); // bound by the SAM metrics kernel, never written
             owned.keep(&unused);
             (Plan::new(), unused)
+        } else if esam {
+            // ESAM's full-batch forward at w + ε: each row's loss, and L(w + ε) for the read-outs.
+            pass(&grad1, train_mode(false), Some(&row_loss_perturbed), false)
         } else {
-            pass(&grad1, train_mode(one_pass_at_perturbed))
+            pass(&grad1, train_mode(one_pass_at_perturbed), None, true)
         };
         let pass2 = if kind == SamKind::CrSam {
-            pass(&grad2, train_mode(false)).0
+            pass(&grad2, train_mode(false), None, true).0
         } else {
             Plan::new()
         };
@@ -209,6 +282,68 @@ impl StepEngine {
             }
         }
 
+        // ESAM: the ⌊γ·B⌋ sharpest rows, gathered into a smaller batch, and the pass on them.
+        let mut esam_views = Vec::new();
+        let esam_parts = esam.then(|| {
+            let share = config.sam.gamma();
+            let chosen = ((share * batch.rows as f64).floor() as usize).max(1);
+            let features = model.inputs();
+            let sub = Batch {
+                x: gpu.alloc(chosen * features),
+                labels: gpu.alloc(chosen),
+                rows: chosen,
+            };
+            let flags = gpu.alloc(batch.rows);
+            let index = gpu.alloc(chosen);
+            esam_views.extend([
+                sub.x.clone(),
+                sub.labels.clone(),
+                flags.clone(),
+                index.clone(),
+            ]);
+            let kernel = |variant: &'static str| {
+                Kernel::new("row_select")
+                    .define(variant)
+                    .constant("ROWS", batch.rows as u32)
+                    .constant("KK", chosen as u32)
+                    .constant("CLASSES", model.classes() as u32)
+                    .constant("FEATURES", features as u32)
+            };
+            let mut select = Plan::new();
+            select.push(gpu.dispatch(
+                &kernel("SELECT"),
+                &[
+                    &row_loss_at_w,
+                    &row_loss_perturbed,
+                    &batch.labels,
+                    &flags,
+                    &index,
+                ],
+                [1, 1, 1],
+            ));
+            select.push(gpu.dispatch(
+                &kernel("GATHER"),
+                &[&batch.x, &batch.labels, &index, &sub.x, &sub.labels],
+                crate::gpu::grid_1d(chosen * features),
+            ));
+            let (g, _) = pass_on(&sub, &grad1, train_mode(false), &first_scratch);
+            EsamParts {
+                select,
+                subset_pass: keep(g.finish()),
+                share: chosen as f64 / batch.rows as f64,
+            }
+        });
+
+        // μP²: the layer weights m^(−d_l) of the norm into `direction`, the layer scales
+        // m^(½−d_l) of ε into `state` (see SamKind::Mup2).
+        if kind == SamKind::Mup2 {
+            let (weights, scales) = mup2_layer_factors(layout, config.sam.base_width());
+            gpu.queue
+                .write_buffer(&direction.buffer, 0, bytemuck::cast_slice(&weights));
+            gpu.queue
+                .write_buffer(&state.buffer, 0, bytemuck::cast_slice(&scales));
+        }
+
         // SAMPa: a copy of the previous batch and a pass on it (its G_a) into grad1.
         let previous_batch = (kind == SamKind::Sampa).then(|| {
             let (previous, keep_current) = copy_rows(0, batch.rows);
@@ -232,6 +367,8 @@ impl StepEngine {
             weight_mask: &weight_mask,
             scalars: &scalars,
             sam_uniforms: &sam_uniform_view,
+            tensor_table: &tensors,
+            tensor_count: layout.specs.len(),
         };
         let metrics = |kernel: Kernel, bindings: &[&BufView]| {
             let mut plan = Plan::new();
@@ -264,6 +401,10 @@ impl StepEngine {
             optimizer_uniforms: &optimizer_uniforms,
             sample_passes: &sample_passes,
             parameter_count: layout.parameter_count(),
+            seed: config.seed as u32,
+            counts: &counts,
+            row_table: (kind == SamKind::Rsam).then_some((&rows, row_table.len() / 4)),
+            esam: esam_parts.as_ref(),
         };
         let mut scratch = Vec::new();
         let plans = sam::build_steps(gpu, &config.sam, &flat, &parts, &mut scratch);
@@ -271,7 +412,7 @@ impl StepEngine {
         let base_plan = late_phase.then(|| {
             sam::build_steps(gpu, &SamConfig::default(), &flat, &parts, &mut scratch).remove(0)
         });
-        for view in scratch.iter().chain(&sub_views) {
+        for view in scratch.iter().chain(&sub_views).chain(&esam_views) {
             owned.keep(view);
         }
         let mut average_plan = Plan::new();
@@ -303,7 +444,10 @@ impl StepEngine {
             plans,
             base_plan,
             steps: 0,
-            passes: 0,
+            passes: 0.0,
+            sam_steps_total: None,
+            counts,
+            parameter_count: layout.parameter_count(),
             sam_steps: 0,
             sam: config.sam.clone(),
             gpu: gpu.clone(),
@@ -325,7 +469,7 @@ impl StepEngine {
             rho: rho as f32,
             first_step: (self.sam_steps == 0) as u32,
             average_weight,
-            pad: 0.0,
+            sam_step: self.sam_steps as u32,
         };
         self.gpu
             .queue
@@ -338,7 +482,20 @@ impl StepEngine {
         let plan = match (&self.base_plan, use_sam) {
             (Some(base), false) => base,
             _ => {
-                let plan = &self.plans[self.sam.plan_for_step(self.sam_steps)];
+                let which = self.sam.plan_for_step(self.sam_steps);
+                if self.sam.kind == SamKind::SsamD && which < 2 {
+                    let counts = self.sam.ssamd_counts(
+                        self.parameter_count,
+                        self.sam_steps,
+                        self.sam_steps_total,
+                    );
+                    self.gpu.queue.write_buffer(
+                        &self.counts.buffer,
+                        0,
+                        bytemuck::cast_slice(&counts),
+                    );
+                }
+                let plan = &self.plans[which];
                 self.sam_steps += 1;
                 plan
             }
@@ -350,7 +507,7 @@ impl StepEngine {
             self.gpu.submit(&[&plan.plan]);
         }
         self.steps += 1;
-        self.passes += plan.passes as u64;
+        self.passes += plan.passes;
     }
 
     /// Iterates folded into `average` so far.
@@ -363,7 +520,39 @@ impl StepEngine {
         if self.steps == 0 {
             self.sam.passes_per_step()
         } else {
-            self.passes as f64 / self.steps as f64
+            self.passes / self.steps as f64
         }
     }
+}
+
+/// μP²'s per-element factors (Haas et al. 2024, as docs/sam-variants.md derives them): with
+/// m = width/base width (width = the first layer's outputs) and exponents d_l = −½ for the first
+/// layer's weight and every 1-D tensor (input-like), +3/2 for the last weight (output-like) and
+/// +½ for the weights between (hidden), the norm weights m^(−d_l) and the ε scales m^(½−d_l).
+pub fn mup2_layer_factors(
+    layout: &crate::nn::ParamLayout,
+    base_width: u32,
+) -> (Vec<f32>, Vec<f32>) {
+    let matrices: Vec<usize> = (0..layout.specs.len())
+        .filter(|&i| layout.specs[i].shape.len() >= 2)
+        .collect();
+    let width = matrices
+        .first()
+        .map_or(base_width as usize, |&i| layout.specs[i].shape[0]);
+    let m = width as f64 / base_width as f64;
+    let mut weights = vec![0.0f32; layout.total_len];
+    let mut scales = vec![0.0f32; layout.total_len];
+    for (i, spec) in layout.specs.iter().enumerate() {
+        let exponent = if spec.shape.len() < 2 || Some(&i) == matrices.first() {
+            -0.5
+        } else if Some(&i) == matrices.last() {
+            1.5
+        } else {
+            0.5
+        };
+        let range = spec.offset..spec.offset + spec.len();
+        weights[range.clone()].fill(m.powf(-exponent) as f32);
+        scales[range].fill(m.powf(0.5 - exponent) as f32);
+    }
+    (weights, scales)
 }

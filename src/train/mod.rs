@@ -326,7 +326,12 @@ impl Trainer {
         );
         owned.keep(&batch.x);
         owned.keep(&batch.labels);
-        let engine = StepEngine::new(gpu, &model, &config, &initial, &batch, load_batch);
+        let mut engine = StepEngine::new(gpu, &model, &config, &initial, &batch, load_batch);
+        // SSAM-D's drop rate decays over the SAM steps of the run (late-phase SAM: after the switch).
+        let total_steps = (dataset.train.count / config.batch_size) as u64 * config.epochs as u64;
+        let first_sam_step =
+            (config.sam.start_fraction.unwrap_or(0.0) * total_steps as f64).ceil() as u64;
+        engine.sam_steps_total = Some(total_steps.saturating_sub(first_sam_step).max(1));
         let params = engine.params.clone();
         let eval_metrics = gpu.alloc(4);
         owned.keep(&eval_metrics);

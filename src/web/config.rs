@@ -44,6 +44,8 @@ pub struct WebConfig {
     augment: Option<bool>,
     sparsity: Option<f64>,
     fisher_samples: Option<f64>,
+    drop_rate: Option<f64>,
+    base_width: Option<f64>,
 }
 
 /// Every key `WebConfig` accepts, as the page spells them.
@@ -81,6 +83,8 @@ const KEYS: &[&str] = &[
     "augment",
     "sparsity",
     "fisherSamples",
+    "dropRate",
+    "baseWidth",
 ];
 
 fn whole(name: &str, value: f64, min: f64) -> Result<u64, String> {
@@ -197,6 +201,12 @@ impl WebConfig {
                     .map(|n| whole("fisherSamples", n, 1.0))
                     .transpose()?
                     .map(|n| n.min(u32::MAX as u64) as u32),
+                drop_rate: self.drop_rate,
+                base_width: self
+                    .base_width
+                    .map(|n| whole("baseWidth", n, 1.0))
+                    .transpose()?
+                    .map(|n| n.min(u32::MAX as u64) as u32),
             },
             schedule: match self.schedule {
                 None => Schedule::Constant,
@@ -233,6 +243,8 @@ pub(crate) fn js_names(message: &str) -> String {
         ("start_fraction", "samStart"),
         ("swa_start", "swaStart"),
         ("fisher_samples", "fisherSamples"),
+        ("drop_rate", "dropRate"),
+        ("base_width", "baseWidth"),
     ]
     .iter()
     .fold(message.to_string(), |text, (rust, js)| {

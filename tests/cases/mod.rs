@@ -563,6 +563,30 @@ async fn run_engine(
     batches: &[HostBatch],
     steps: usize,
 ) -> (Vec<Vec<f32>>, Vec<f32>, f64) {
+    let run = run_engine_with_state(gpu, model, config, initial, batches, steps, None).await;
+    (run.params, run.losses, run.passes)
+}
+
+/// What `run_engine_with_state` saw after each step.
+struct EngineRun {
+    params: Vec<Vec<f32>>,
+    losses: Vec<f32>,
+    /// The variant's state vector (masks) after each step.
+    states: Vec<Vec<f32>>,
+    passes: f64,
+}
+
+/// `run_engine` that also reads the variant's state after each step; `total` is the run's number
+/// of SAM steps (SSAM-D's schedule).
+async fn run_engine_with_state(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    config: &TrainConfig,
+    initial: &[f32],
+    batches: &[HostBatch],
+    steps: usize,
+    total: Option<u64>,
+) -> EngineRun {
     let rows = batches[0].1.len();
     let batch = Batch {
         x: gpu.alloc(rows * model.inputs()),
@@ -570,15 +594,26 @@ async fn run_engine(
         rows,
     };
     let mut engine = StepEngine::new(gpu, model, config, initial, &batch, Plan::new());
-    let mut params = Vec::new();
-    let mut losses = Vec::new();
+    engine.sam_steps_total = total;
+    let mut run = EngineRun {
+        params: Vec::new(),
+        losses: Vec::new(),
+        states: Vec::new(),
+        passes: 0.0,
+    };
     for t in 0..steps {
         upload_batch(gpu, &batch, &batches[t % batches.len()]);
         engine.step(config.optimizer.lr, config.sam.rho(), true, false);
-        losses.push(gpu.read_f32(&engine.stats1).await.unwrap()[0]);
-        params.push(gpu.read_f32(&engine.params).await.unwrap());
+        run.losses
+            .push(gpu.read_f32(&engine.stats1).await.unwrap()[0]);
+        run.params.push(gpu.read_f32(&engine.params).await.unwrap());
+        if total.is_some() || config.sam.kind == SamKind::Esam {
+            run.states
+                .push(gpu.read_f32(&engine.sam_state).await.unwrap());
+        }
     }
-    (params, losses, engine.passes_per_step())
+    run.passes = engine.passes_per_step();
+    run
 }
 
 fn variant_config(case: &Value) -> Option<TrainConfig> {
@@ -594,6 +629,10 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         "msharp" => SamKind::MSharp,
         "sampa" => SamKind::Sampa,
         "ssam" => SamKind::Ssam,
+        "ssamd" => SamKind::SsamD,
+        "esam" => SamKind::Esam,
+        "rsam" => SamKind::Rsam,
+        "mup2" => SamKind::Mup2,
         other => panic!("fixture names a variant the test does not know: {other}"),
     };
     let h = &case["hyper"];
@@ -616,9 +655,14 @@ fn variant_config(case: &Value) -> Option<TrainConfig> {
         m: get("m").map(|m| m as u32),
         sparsity: get("sparsity"),
         fisher_samples: get("num_samples").map(|n| n as u32),
+        drop_rate: get("drop_rate"),
+        base_width: get("base_width").map(|n| n as u32),
         ..SamConfig::default()
     };
-    if kind == SamKind::Ssam {
+    if let Some(seed) = h.get("seed").and_then(Value::as_u64) {
+        config.seed = seed;
+    }
+    if matches!(kind, SamKind::Ssam | SamKind::SsamD) {
         config.sam.k = get("update_freq").map(|k| k as u32);
     }
     Some(config)
@@ -754,6 +798,10 @@ pub async fn zero_gradient_gives_no_nan(gpu: &Arc<Gpu>) {
         SamKind::MSharp,
         SamKind::Sampa,
         SamKind::Ssam,
+        SamKind::SsamD,
+        SamKind::Esam,
+        SamKind::Rsam,
+        SamKind::Mup2,
     ] {
         let mut config = TrainConfig {
             // The fixture's batches have 8 rows: m-sharpness gets 4 sub-batches of 2, SSAM 4
@@ -1070,5 +1118,101 @@ pub async fn ssam_matches_the_reference(gpu: &Arc<Gpu>) {
                 "{name}: differs from SAM by {rel:.2e} (worst {worst:.2e})"
             );
         }
+    }
+}
+
+/// The cases of a fixture of randomised or layer-scaled variants (tests/golden/rsam_mup2.json,
+/// esam_ssamd.json): the weights after every step (≤ 1e-5 relative), the loss of the first pass,
+/// the masks where the fixture records them (exactly), the engine's pass count, and each neutral
+/// case against plain SAM run by the same engine (≤ 1e-6 relative).
+pub async fn fixture_variants_match_the_reference(
+    gpu: &Arc<Gpu>,
+    json: &str,
+    cases_expected: usize,
+) {
+    let fixture: Value = serde_json::from_str(json).expect("fixture parses");
+    let (model, initial, batches) = fixture_setup(&fixture);
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), cases_expected, "fixture lost cases");
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let config = variant_config(case).expect("variant is implemented");
+        let steps = case["steps"].as_array().unwrap();
+        let total = case["hyper"].get("total_steps").and_then(Value::as_u64);
+        let run =
+            run_engine_with_state(gpu, &model, &config, &initial, &batches, steps.len(), total)
+                .await;
+        let mut passes = 0.0;
+        for (t, step) in steps.iter().enumerate() {
+            if let Some(want) = step.get("loss").and_then(Value::as_f64) {
+                let got = run.losses[t] as f64;
+                assert!(
+                    (got - want).abs() <= 1e-5 * want.abs(),
+                    "{name} step {t}: loss {got} vs {want}"
+                );
+            }
+            passes += step.get("passes").and_then(Value::as_f64).unwrap_or(2.0);
+            if let Some(mask) = step.get("mask").filter(|m| m.is_object()) {
+                assert_mask(&format!("{name} step {t}"), &model, &run.states[t], mask);
+            }
+            if let Some(kept) = step.get("kept_tensors").and_then(Value::as_array) {
+                for (spec, keep) in model.layout.specs.iter().zip(kept) {
+                    let want = keep.as_f64().unwrap() as f32;
+                    let got = &run.states[t][spec.offset..spec.offset + spec.len()];
+                    assert!(
+                        got.iter().all(|&v| v == want),
+                        "{name} step {t}: tensor {} kept = {want} expected",
+                        spec.name
+                    );
+                }
+            }
+            assert_params_match(
+                &format!("{name} step {t}"),
+                &model,
+                &run.params[t],
+                &step["params"],
+            );
+        }
+        let want_passes = passes / steps.len() as f64;
+        assert!(
+            (run.passes - want_passes).abs() < 1e-9,
+            "{name}: {} passes per step, expected {want_passes}",
+            run.passes
+        );
+        if case["reduces_to"].is_object() {
+            let mut plain = config.clone();
+            plain.sam = SamConfig {
+                kind: SamKind::Sam,
+                rho: config.sam.rho,
+                ..SamConfig::default()
+            };
+            let n = steps.len();
+            let (got, _, _) = run_engine(gpu, &model, &config, &initial, &batches, n).await;
+            let (want, _, _) = run_engine(gpu, &model, &plain, &initial, &batches, n).await;
+            let want64: Vec<f64> = want[n - 1].iter().map(|&v| v as f64).collect();
+            let (rel, worst) = relative_error(&got[n - 1], &want64);
+            assert!(
+                rel <= 1e-6,
+                "{name}: differs from SAM by {rel:.2e} (worst {worst:.2e})"
+            );
+        }
+    }
+}
+
+/// A 0/1 mask in the flat layout against the fixture's per-tensor masks, exactly.
+fn assert_mask(what: &str, model: &Model, got: &[f32], want: &Value) {
+    for spec in &model.layout.specs {
+        let want = floats(&want[&spec.name]);
+        let have = &got[spec.offset..spec.offset + spec.len()];
+        let differ = have
+            .iter()
+            .zip(&want)
+            .filter(|(&h, &w)| h as f64 != w)
+            .count();
+        assert_eq!(
+            differ, 0,
+            "{what}: {differ} mask entries of {} differ",
+            spec.name
+        );
     }
 }

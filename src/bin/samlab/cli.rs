@@ -76,7 +76,7 @@ struct TrainArgs {
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerArg,
     /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam, sam-linf, msam, nstep,
-    /// msharp, sampa or ssam.
+    /// msharp, sampa, ssam, ssam-d, esam, rsam or mup2.
     #[arg(long, default_value = "none")]
     sam: String,
     /// Neighbourhood radius (default per mode: sam 0.05, asam 0.5, asam-davda54 2.0).
@@ -88,15 +88,18 @@ struct TrainArgs {
     /// GSAM's α (surrogate-gap weight) or LookSAM's α (reuse weight); default 0.2.
     #[arg(long)]
     alpha: Option<f64>,
-    /// F-SAM's σ (default 1) and λ (EMA decay, default 0.95).
+    /// F-SAM's σ (default 1) and λ (EMA decay, default 0.95); R-SAM's noise σ (default 0.001,
+    /// relative to each row's norm) and gradient step λ (default 2); SAMPa's λ (default 0.2).
     #[arg(long)]
     sigma: Option<f64>,
     #[arg(long)]
     lambda: Option<f64>,
-    /// LookSAM's refresh period (default 5); SSAM's mask refresh period (default 100 steps).
+    /// LookSAM's refresh period (default 5); SSAM's and SSAM-D's mask refresh period (default 100
+    /// steps).
     #[arg(long)]
     k: Option<u32>,
-    /// CR-SAM's γ (default 0.1) and β (default 0.01).
+    /// CR-SAM's γ (default 0.1) and β (default 0.01); ESAM's share of the batch in the second pass
+    /// γ (default 0.5) and probability of perturbing a tensor β (default 0.5).
     #[arg(long)]
     gamma: Option<f64>,
     #[arg(long)]
@@ -121,12 +124,19 @@ struct TrainArgs {
     /// m-sharpness: rows per sub-batch (default 32; must divide --batch-size).
     #[arg(long)]
     m: Option<u32>,
-    /// SSAM: share of parameters left unperturbed (default 0.5).
+    /// SSAM and SSAM-D: share of parameters left unperturbed (default 0.5).
     #[arg(long)]
     sparsity: Option<f64>,
     /// SSAM: samples (first rows of the batch) for the Fisher information (default 16).
     #[arg(long)]
     fisher_samples: Option<u32>,
+    /// SSAM-D: share of the live parameters replaced at a refresh, decaying to 0 over the run
+    /// (default 0.5).
+    #[arg(long)]
+    drop_rate: Option<f64>,
+    /// μP²: the width at which ρ was tuned (default 64); layers are rescaled by width/base width.
+    #[arg(long)]
+    base_width: Option<u32>,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam/adamw).
     #[arg(long)]
     lr: Option<f64>,
@@ -255,6 +265,8 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
             start_fraction: args.sam_start,
             sparsity: args.sparsity,
             fisher_samples: args.fisher_samples,
+            drop_rate: args.drop_rate,
+            base_width: args.base_width,
         },
         schedule: Schedule::parse(&args.schedule)?,
         batch_size: args.batch_size,
