@@ -57,7 +57,7 @@ window.bench = async ({ rounds, steps, warmup, model, batch }) => {
     { name: 'sgd', config: { ...common, sam: 'none' } },
     { name: 'sam', config: { ...common, sam: 'sam', rho: 0.05 } },
     { name: 'asam', config: { ...common, sam: 'asam', rho: 0.5 } },
-    ...['gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf', 'msam', 'nstep', 'ssam'].map((sam) => ({ name: sam, config: { ...common, sam } })),
+    ...['gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf', 'msam', 'nstep', 'ssam', 'ssam-d', 'esam', 'rsam', 'mup2'].map((sam) => ({ name: sam, config: { ...common, sam } })),
   ];
   for (const c of cases) {
     c.trainer = await Trainer.create(c.config, data);

@@ -70,6 +70,10 @@ fn main() -> Result<(), String> {
         ("msam", SamKind::Msam),
         ("nstep", SamKind::NStep),
         ("ssam", SamKind::Ssam),
+        ("ssam-d", SamKind::SsamD),
+        ("esam", SamKind::Esam),
+        ("rsam", SamKind::Rsam),
+        ("mup2", SamKind::Mup2),
     ];
     let steps_per_round = if resnet {
         RESNET_STEPS_PER_ROUND

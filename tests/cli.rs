@@ -1003,3 +1003,62 @@ fn rejects_a_convnet_on_images_too_small_for_it() {
 fn rejects_dropout_of_one() {
     assert_rejected("dropout-one", &["--dropout", "1"], &["dropout"]);
 }
+
+/// ESAM, SSAM-D, R-SAM and μP² train end to end from the command line with their flags, and report
+/// finite SAM read-outs.
+#[test]
+fn newer_sam_variants_train_from_the_command_line() {
+    let fixture = Fixture::new("variants-new");
+    for args in [
+        &["--sam", "esam", "--beta", "0.6", "--gamma", "0.5"][..],
+        &[
+            "--sam",
+            "ssam-d",
+            "--sparsity",
+            "0.5",
+            "--drop-rate",
+            "0.5",
+            "--k",
+            "2",
+        ][..],
+        &["--sam", "rsam", "--sigma", "0.01", "--lambda", "2"][..],
+        &["--sam", "mup2", "--base-width", "8"][..],
+    ] {
+        let mut all = vec!["--hidden", "16", "--batch-size", "100", "--epochs", "1"];
+        all.extend_from_slice(args);
+        let records = run_ok(&fixture, &all);
+        let last = records.last().expect("at least one evaluation");
+        for key in ["train_loss", "test_loss", "grad_norm", "sharpness"] {
+            assert!(
+                number(last, key).is_finite(),
+                "{args:?}: {key} should be finite: {last:?}"
+            );
+        }
+        assert!(number(last, "test_accuracy") > 0.1, "{args:?}: {last:?}");
+    }
+}
+
+#[test]
+fn rejects_out_of_range_settings_of_the_newer_variants() {
+    assert_rejected("esam-beta", &["--sam", "esam", "--beta", "0"], &["beta"]);
+    assert_rejected(
+        "esam-gamma",
+        &["--sam", "esam", "--gamma", "1.5"],
+        &["gamma"],
+    );
+    assert_rejected(
+        "ssamd-drop",
+        &["--sam", "ssam-d", "--drop-rate", "2"],
+        &["drop_rate"],
+    );
+    assert_rejected(
+        "mup2-width",
+        &["--sam", "mup2", "--base-width", "0"],
+        &["base_width"],
+    );
+    assert_rejected(
+        "rsam-lambda",
+        &["--sam", "rsam", "--lambda", "-1"],
+        &["lambda"],
+    );
+}
