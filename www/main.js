@@ -550,6 +550,7 @@ function renderSamMode(settings) {
   if (mode === 'ssam' && passes !== null && Number.isInteger(fisher) && fisher >= 1) {
     text += ` (+ ${fisher} one-row passes on each k-th step)`;
   }
+  if (mode === 'esam' && passes !== null) text += ' (+ a forward pass at w + ε on the whole batch to rank its rows)';
   if (latePhase && passes !== null && passes !== 1) text += ' (1 before late-phase SAM starts)';
   if ($('sam-passes-value').textContent !== text) $('sam-passes-value').textContent = text;
   let note = {

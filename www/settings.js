@@ -13,7 +13,7 @@ export const AUGMENT = ['off', 'on'];
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'];
 export const SAM_MODES = [
   'none', 'sam', 'asam', 'asam-davda54', 'gsam', 'fsam', 'looksam', 's2sam', 'crsam', 'sam-linf', 'msam', 'nstep', 'msharp',
-  'sampa', 'ssam',
+  'sampa', 'ssam', 'ssam-d', 'esam', 'rsam', 'mup2',
 ];
 /** ρ schedules: "" leaves it to the mode (constant; GSAM: tied to lr), "warmup" takes rhoWarmup steps. */
 export const RHO_SCHEDULES = ['', 'constant', 'lr', 'warmup'];
@@ -22,7 +22,7 @@ export const RHO_SCHEDULES = ['', 'constant', 'lr', 'warmup'];
 export const DEFAULT_RHO = {
   none: '0.05', sam: '0.05', asam: '0.5', 'asam-davda54': '2.0', gsam: '0.05', fsam: '0.1',
   looksam: '0.3', s2sam: '0.05', crsam: '0.1', 'sam-linf': '0.005', msam: '0.3', nstep: '0.05', msharp: '0.05',
-  sampa: '0.1', ssam: '0.05',
+  sampa: '0.1', ssam: '0.05', 'ssam-d': '0.05', esam: '0.05', rsam: '0.05', mup2: '0.05',
 };
 /**
  * What the page says about each model: its name in the select and a hint under it (its layers,
@@ -55,11 +55,13 @@ export const DEFAULT_LR = { sgd: '0.05', momentum: '0.05', adam: '0.001', adamw:
 /**
  * The SAM variants' own hyperparameters besides ρ, with the trainer's (reference) defaults.
  * Setting key = Trainer config key. rhoMin is optional: empty means ρ_min = ρ (and so is n-step's
- * α: see SAM_INFO.nstep.optional). k is LookSAM's period here; SSAM's (its mask) defaults to 100.
+ * α: see SAM_INFO.nstep.optional). k is LookSAM's period here; SSAM's and SSAM-D's (their mask's)
+ * defaults to 100. Modes that reuse a key for another quantity set their own default in SAM_INFO
+ * (ESAM's β and γ, R-SAM's σ and λ, SAMPa's λ).
  */
 export const SAM_PARAM_DEFAULTS = Object.freeze({
   eta: '0.01', alpha: '0.2', sigma: '1', lambda: '0.95', k: '5', gamma: '0.1', beta: '0.01', rhoMin: '', n: '2', m: '32',
-  sparsity: '0.5', fisherSamples: '16',
+  sparsity: '0.5', fisherSamples: '16', dropRate: '0.5', baseWidth: '64',
 });
 /** Every SAM hyperparameter a mode can have (ρ included), in the page's order. */
 export const SAM_PARAM_KEYS = ['rho', ...Object.keys(SAM_PARAM_DEFAULTS)];
@@ -153,6 +155,29 @@ export const SAM_INFO = Object.freeze({
     about: 'SAM with ε = mask ⊙ ρ·g0/‖g0‖; the mask keeps the 1 − s share of parameters with the most Fisher information (Σ g² over N_s single rows), renewed every k steps.',
     paper: { text: 'Mi et al., NeurIPS 2022', url: 'https://arxiv.org/abs/2210.05177' },
   },
+  'ssam-d': {
+    name: 'SSAM-D (sparse, dynamic mask)', params: ['rho', 'sparsity', 'dropRate', 'k'], passes: 2, sharpness: 'always',
+    defaults: { k: '100' },
+    about: 'SAM with ε = mask ⊙ ρ·g0/‖g0‖; the mask starts random (1 − s of the parameters) and every k steps the live parameters with the smallest |g0| die and as many dead ones regrow at random; the share replaced, dr·(1 + cos(πt/T))/2, decays over the run.',
+    paper: { text: 'Mi et al., NeurIPS 2022', url: 'https://github.com/Mi-Peng/Sparse-Sharpness-Aware-Minimization' },
+  },
+  esam: {
+    name: 'ESAM (efficient SAM)', params: ['rho', 'gamma', 'beta'], passes: null, sharpness: 'always',
+    labels: { gamma: 'γ (batch share)', beta: 'β (keep probability)' }, defaults: { gamma: '0.5', beta: '0.5' },
+    about: 'SAM on a random subset of tensors (each kept with probability β, ε scaled by 1/β), and the second gradient only on the γ share of the batch whose loss rose most at w + ε.',
+    paper: { text: 'Du et al., ICLR 2022', url: 'https://github.com/dydjw9/Efficient_SAM' },
+  },
+  rsam: {
+    name: 'R-SAM (random start)', params: ['rho', 'sigma', 'lambda'], passes: 2, sharpness: 'always',
+    labels: { sigma: 'σ (noise scale)', lambda: 'λ (gradient step)' }, defaults: { sigma: '0.001', lambda: '2' },
+    about: 'The ascent starts from a random point: δ0 ~ N(0, (σ·‖w_row‖)²) per weight row, g0 = ∇L(w+δ0), ε = ρ·(λ·g0 + δ0)/‖λ·g0 + δ0‖.',
+    paper: { text: 'Liu et al., NeurIPS 2022', url: 'https://github.com/RSAM-Optimizer/R-SAM' },
+  },
+  mup2: {
+    name: 'μP² (layer-wise ε scaling)', params: ['rho', 'baseWidth'], passes: 2, sharpness: 'always',
+    about: "SAM with each layer's ε rescaled by the width multiplier m = width/base width (input-like layers ×m, hidden ×1, output ×1/m, inside a layer-weighted norm), so every layer stays perturbed as the network widens; m = 1 is SAM. Exponents derived from the paper's tables (docs/sam-variants.md).",
+    paper: { text: 'Haas et al., NeurIPS 2024', url: 'https://arxiv.org/abs/2411.00075' },
+  },
 });
 
 /** Generic field labels of the SAM hyperparameters (SAM_INFO[mode].labels may override). */
@@ -160,6 +185,7 @@ export const SAM_PARAM_LABELS = Object.freeze({
   rho: 'ρ (radius)', eta: 'η (ASAM offset)', alpha: 'α', sigma: 'σ (EMA weight)', lambda: 'λ (EMA decay)',
   k: 'k (refresh every)', gamma: 'γ (curvature)', beta: 'β (difference)', rhoMin: 'ρ_min (optional)',
   n: 'n (ascent steps)', m: 'm (rows per ε)', sparsity: 's (sparsity)', fisherSamples: 'N_s (samples)',
+  dropRate: 'dr (drop rate)', baseWidth: 'base width',
 });
 /** What an empty SAM hyperparameter field shows (SAM_INFO[mode].placeholders may override). */
 export const SAM_PARAM_PLACEHOLDERS = Object.freeze({ rhoMin: '= ρ' });
@@ -268,7 +294,17 @@ function validateSamParams(s) {
     const v = parseNumber(s[key]);
     const example = samParamDefault(s.sam, key);
     if (isOptionalParam(s.sam, key) && isEmpty(s[key])) continue;
-    if (NON_NEGATIVE[key]) {
+    if (s.sam === 'esam' && (key === 'beta' || key === 'gamma')) {
+      // ESAM's β and γ are probabilities and shares: 0 would perturb nothing or use no rows.
+      if (!(Number.isFinite(v) && v > 0 && v <= 1)) {
+        errors[key] = key === 'beta'
+          ? `β is the chance that each tensor is perturbed: above 0 and at most 1 (try ${example}; 1 is SAM).`
+          : `γ is the share of the batch used for the second gradient: above 0 and at most 1 (try ${example}; 1 is SAM).`;
+      }
+    } else if (s.sam === 'rsam' && key === 'lambda') {
+      // R-SAM's λ is a step length along ∇L(w+δ0), not a decay rate: any number ≥ 0.
+      if (!(Number.isFinite(v) && v >= 0)) errors.lambda = `λ is the step along ∇L(w+δ0): a number of at least 0 (try ${example}).`;
+    } else if (NON_NEGATIVE[key]) {
       if (!(Number.isFinite(v) && v >= 0)) {
         const symbol = NON_NEGATIVE[key];
         errors[key] = isOptionalParam(s.sam, key)
@@ -279,12 +315,23 @@ function validateSamParams(s) {
       if (!(Number.isFinite(v) && v >= 0 && v <= 1)) errors.lambda = `λ is a decay rate: a number from 0 to 1 (try ${example}).`;
     } else if (key === 'k') {
       if (parseWholeNumber(s.k, 1, MAX_K) === null) {
-        const what = s.sam === 'ssam' ? 'a new Fisher mask every k steps' : 'a SAM step every k steps';
+        const what = {
+          ssam: 'a new Fisher mask every k steps',
+          'ssam-d': 'the mask drops and regrows parameters every k steps',
+        }[s.sam] ?? 'a SAM step every k steps';
         errors.k = `k must be a whole number of at least 1: ${what} (try ${example}).`;
       }
     } else if (key === 'sparsity') {
       if (!(Number.isFinite(v) && v >= 0 && v < 1)) {
         errors.sparsity = `s is the share of parameters left unperturbed: at least 0 and below 1 (try ${example}; 0 is SAM).`;
+      }
+    } else if (key === 'dropRate') {
+      if (!(Number.isFinite(v) && v >= 0 && v <= 1)) {
+        errors.dropRate = `dr is the share of the mask replaced at each refresh (it decays over the run): a number from 0 to 1 (try ${example}).`;
+      }
+    } else if (key === 'baseWidth') {
+      if (parseWholeNumber(s.baseWidth, 1, MAX_K) === null) {
+        errors.baseWidth = `The base width must be a whole number of at least 1: the width at which μP² is plain SAM (try ${example}).`;
       }
     } else if (key === 'fisherSamples') {
       const ns = parseWholeNumber(s.fisherSamples, 1, MAX_K);
@@ -451,9 +498,11 @@ export function structureKey(s) {
 
 /**
  * Forward/backward passes per step of the chosen mode (LookSAM: 1 + 1/k on average; n-step:
- * n + 1; SSAM: 2, its N_s single-row Fisher passes every k-th step not counted); null while
- * LookSAM's k or n-step's n is invalid. The trainer reports the same number
- * (Trainer.passesPerStep) until it has trained. Late-phase SAM's plain steps before the switch
+ * n + 1; SSAM: 2, its N_s single-row Fisher passes every k-th step not counted; ESAM: 1 + the
+ * share of the batch in its second pass, ⌊γ·batch⌋ rows but at least 1, its forward-only pass at
+ * w + ε not counted); null while LookSAM's k, n-step's n or ESAM's γ is invalid. The trainer
+ * reports the same number (Trainer.passesPerStep) until it has trained (ESAM: 1 + γ, which the
+ * page's number equals whenever γ·batch is whole, as at the defaults). Late-phase SAM's plain steps before the switch
  * take 1 pass; this is the number of the SAM steps.
  */
 export function passesPerStep(s) {
@@ -466,6 +515,13 @@ export function passesPerStep(s) {
   if (s.sam === 'nstep') {
     const n = parseWholeNumber(s.n, 1, MAX_N);
     return n === null ? null : n + 1;
+  }
+  if (s.sam === 'esam') {
+    const gamma = parseNumber(s.gamma);
+    if (!(Number.isFinite(gamma) && gamma > 0 && gamma <= 1)) return null;
+    // The trainer takes ⌊γ·batch⌋ rows (at least 1), so its own number is that share exactly.
+    const batch = parseWholeNumber(s.batchSize, 1, MAX_BATCH);
+    return batch === null ? 1 + gamma : 1 + Math.max(1, Math.floor(gamma * batch)) / batch;
   }
   return info.passes;
 }

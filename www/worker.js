@@ -120,6 +120,8 @@ const FIELD_PATTERNS = [
   ['m', /m-sharpness needs|\bm must\b/],
   ['fisherSamples', /\bfisherSamples\b|fisher_samples/],
   ['sparsity', /\bsparsity\b/],
+  ['dropRate', /\bdropRate\b|drop_rate/],
+  ['baseWidth', /\bbaseWidth\b|base_width/],
   ['batchSize', /batch[_ ]?size/i],
   ['samStart', /\bsamStart\b|start_fraction|late-phase/i],
   ['swaStart', /\bswaStart\b|swa_start/i],

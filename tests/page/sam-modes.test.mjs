@@ -2,8 +2,9 @@
 // exactly its hyperparameters, what it does, its paper and its passes per step; a LookSAM run
 // reports 1.2 passes per step, leaves gaps where it has no L(w+ε) and learns; bad k, λ, m (not a
 // divisor of the batch), SSAM's s and N_s (more than the batch) and MSAM without momentum SGD are
-// caught beside their fields; an m-sharpness run with SWA tests the average once it starts. Needs
-// `npm run build` (dist/).
+// caught beside their fields; SSAM-D, ESAM, R-SAM and μP² come from links with their own fields,
+// labels and passes, check dr, β, λ and the base width beside the field, and train a few steps
+// each; an m-sharpness run with SWA tests the average once it starts. Needs `npm run build` (dist/).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -21,7 +22,7 @@ after(async () => {
 });
 
 /** The SAM hyperparameter fields, in page order. */
-const SAM_PARAMS = ['rho', 'eta', 'sparsity', 'fisherSamples', 'k', 'n', 'm', 'alpha', 'sigma', 'lambda', 'gamma', 'beta', 'rhoMin'];
+const SAM_PARAMS = ['rho', 'eta', 'sparsity', 'fisherSamples', 'dropRate', 'k', 'n', 'm', 'baseWidth', 'alpha', 'sigma', 'lambda', 'gamma', 'beta', 'rhoMin'];
 
 /** The SAM hyperparameter fields the page shows, in page order. */
 function visibleParams(page) {
@@ -138,13 +139,15 @@ test('each mode shows exactly its hyperparameters; k = 0 or λ = 2 gets a messag
       none: [], sam: ['rho'], asam: ['rho', 'eta'], 'asam-davda54': ['rho'], gsam: ['rho', 'alpha', 'rhoMin'],
       fsam: ['rho', 'sigma', 'lambda'],
       ssam: ['rho', 'sparsity', 'fisherSamples', 'k'], // before LookSAM, whose link k is checked after the loop
+      'ssam-d': ['rho', 'sparsity', 'dropRate', 'k'], // before LookSAM too
+      esam: ['rho', 'gamma', 'beta'], rsam: ['rho', 'sigma', 'lambda'], mup2: ['rho', 'baseWidth'],
       looksam: ['rho', 'k', 'alpha'], s2sam: ['rho'], crsam: ['rho', 'gamma', 'beta'],
       msam: ['rho'], nstep: ['rho', 'n', 'alpha'], msharp: ['rho', 'm'], sampa: ['rho', 'lambda'],
       'sam-linf': ['rho'], // last: the checks after the loop expect SAM-L∞ to be selected
     };
     const passes = {
       none: '1', sam: '2', asam: '2', 'asam-davda54': '2', gsam: '2', fsam: '2', looksam: '1.14', s2sam: '1', crsam: '3',
-      msam: '1', nstep: '3', msharp: '2', 'sam-linf': '2', sampa: '2', ssam: '2',
+      msam: '1', nstep: '3', msharp: '2', 'sam-linf': '2', sampa: '2', ssam: '2', 'ssam-d': '2', esam: '1.5', rsam: '2', mup2: '2',
     };
     // Late-phase SAM, the ρ schedule and SWA: the first two only with a SAM mode, warm-up steps only with warm-up.
     const runFields = () => page.evaluate(() => ['rhoSchedule', 'rhoWarmup', 'samStart', 'swaStart'].filter((k) => !document.getElementById(k).closest('.field').hidden));
@@ -272,6 +275,73 @@ test('SSAM from a link (N_s 8, k 2): 2 passes per step, L(w+ε) read out on refr
     assertNoErrors(errors);
   } finally {
     await context.close();
+  }
+});
+
+test('SSAM-D, ESAM, R-SAM and μP² from links: their fields, labels and passes, and a few steps each with L(w+ε) read out', async () => {
+  const modes = [
+    // SSAM-D with k 2: step 0 draws the random mask, step 2 drops and regrows part of it.
+    {
+      sam: 'ssam-d', params: { sparsity: '0.5', dropRate: '0.5', k: '2' }, passes: '2', trainer: 2, labels: { dropRate: 'dr (drop rate)' },
+      bad: ['dropRate', '1.5', /^dr is the share of the mask replaced at each refresh .*a number from 0 to 1 \(try 0\.5\)\.$/],
+    },
+    // ESAM at the defaults: the second gradient on 64 of the 128 rows.
+    {
+      sam: 'esam', params: { gamma: '0.5', beta: '0.5' }, passes: '1.5 (+ a forward pass at w + ε on the whole batch to rank its rows)', trainer: 1.5,
+      labels: { gamma: 'γ (batch share)', beta: 'β (keep probability)' },
+      bad: ['beta', '0', /^β is the chance that each tensor is perturbed: above 0 and at most 1 \(try 0\.5; 1 is SAM\)\.$/],
+    },
+    {
+      sam: 'rsam', params: { sigma: '0.001', lambda: '2' }, passes: '2', trainer: 2, labels: { sigma: 'σ (noise scale)', lambda: 'λ (gradient step)' },
+      bad: ['lambda', '-1', /^λ is the step along ∇L\(w\+δ0\): a number of at least 0 \(try 2\)\.$/],
+    },
+    // μP² with the MLP's width 64 over a base width of 16: m = 4, not SAM.
+    {
+      sam: 'mup2', params: { baseWidth: '16' }, passes: '2', trainer: 2, labels: { baseWidth: 'base width' },
+      bad: ['baseWidth', '0', /^The base width must be a whole number of at least 1: the width at which μP² is plain SAM \(try 64\)\.$/],
+    },
+  ];
+  for (const mode of modes) {
+    const hash = `${smallHash({ sam: mode.sam, rho: '0.05' })}&${new URLSearchParams(mode.params)}`;
+    const { page, context, errors } = await openPage(env, { hash });
+    try {
+      await waitForState(page, 'ready');
+      const keys = Object.keys(mode.params);
+      assert.deepEqual(await visibleParams(page), ['rho', ...keys], mode.sam);
+      assert.deepEqual(await values(page, keys), mode.params, mode.sam);
+      for (const [key, label] of Object.entries(mode.labels)) {
+        assert.equal(await page.locator(`label[for="${key}"]`).innerText(), label, `${mode.sam}: ${key} label`);
+      }
+      assert.notEqual(await page.locator('#sam-about').innerText(), '', mode.sam);
+      assert.ok(await page.locator('#sam-paper').isVisible(), `${mode.sam}: paper link`);
+      assert.equal(await page.locator('#sam-passes-value').innerText(), mode.passes, `${mode.sam}: passes`);
+      assert.equal(await page.evaluate(() => window.samlab.info.passesPerStep), mode.trainer, `${mode.sam}: the trainer's own number`);
+      // A bad value gets its message beside the field and disables Start; the link's value brings it back.
+      const [key, bad, message] = mode.bad;
+      await page.fill(`#${key}`, bad);
+      assert.match(await page.locator(`#${key}-error`).innerText(), message, `${mode.sam}: ${key} "${bad}"`);
+      assert.equal(await page.getAttribute(`#${key}`, 'aria-invalid'), 'true');
+      assert.ok(await page.locator('#start').isDisabled(), `${mode.sam}: Start disabled with ${key} "${bad}"`);
+      await page.fill(`#${key}`, mode.params[key]);
+      assert.equal(await page.locator(`#${key}-error`).innerText(), '');
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 60_000 });
+      for (let n = 1; n <= 3; n++) {
+        await page.click('#step');
+        await waitForStep(page, n);
+        await page.waitForFunction(() => window.samlab.pending.length === 0);
+      }
+      const h = await page.evaluate(() => window.samlab.history.sam);
+      assert.deepEqual(h.step, [1, 2, 3], mode.sam);
+      assert.ok(h.sharpness.every(Number.isFinite), `${mode.sam}: sharpness on every step: ${h.sharpness}`);
+      assert.ok(h.gradNorm.every((g) => g > 0), `${mode.sam}: ‖g0‖ ${h.gradNorm}`);
+      assert.ok(h.cos.every((c) => c >= -1 && c <= 1), `${mode.sam}: cos ${h.cos}`);
+      assert.ok(Number.isFinite(await page.evaluate(() => window.samlab.latest.loss)), `${mode.sam}: a finite loss`);
+      assert.equal(await page.evaluate(() => window.samlab.info.passesPerStep), mode.trainer, `${mode.sam}: passes after training`);
+      assert.equal(await page.locator('#sam-passes-value').innerText(), mode.passes, `${mode.sam}: passes after training`);
+      assertNoErrors(errors);
+    } finally {
+      await context.close();
+    }
   }
 });
 

@@ -107,13 +107,17 @@ const MODE_DEFAULTS = {
   msharp: { rho: '0.05', m: '32' },
   sampa: { rho: '0.1', lambda: '0.2' },
   ssam: { rho: '0.05', sparsity: '0.5', fisherSamples: '16', k: '100' }, // k: its mask period (LookSAM's is 5)
+  'ssam-d': { rho: '0.05', sparsity: '0.5', dropRate: '0.5', k: '100' },
+  esam: { rho: '0.05', gamma: '0.5', beta: '0.5' }, // its own β and γ (CR-SAM's are 0.01 and 0.1)
+  rsam: { rho: '0.05', sigma: '0.001', lambda: '2' }, // its own σ and λ (F-SAM's are 1 and 0.95)
+  mup2: { rho: '0.05', baseWidth: '64' },
 };
 
-test('all fifteen SAM modes: their hyperparameters, reference defaults and passes per step', () => {
+test('all nineteen SAM modes: their hyperparameters, reference defaults and passes per step', () => {
   assert.deepEqual(SAM_MODES, Object.keys(MODE_DEFAULTS));
   const passes = {
     none: 1, sam: 2, asam: 2, 'asam-davda54': 2, gsam: 2, fsam: 2, looksam: 1.2, s2sam: 1, crsam: 3, 'sam-linf': 2,
-    msam: 1, nstep: 3, msharp: 2, sampa: 2, ssam: 2,
+    msam: 1, nstep: 3, msharp: 2, sampa: 2, ssam: 2, 'ssam-d': 2, esam: 1.5, rsam: 2, mup2: 2,
   };
   for (const mode of SAM_MODES) {
     const s = withSamMode(DEFAULTS, mode);
@@ -138,10 +142,14 @@ test('all fifteen SAM modes: their hyperparameters, reference defaults and passe
   const arxiv = {
     sam: '2010.01412', asam: '2102.11600', gsam: '2203.08065', fsam: '2403.12350', looksam: '2203.02714', crsam: '2312.13555',
     'sam-linf': '2010.01412', msam: '2401.12033', nstep: '2206.06232', msharp: '2010.01412', ssam: '2210.05177',
+    mup2: '2411.00075',
   };
   for (const [mode, id] of Object.entries(arxiv)) assert.equal(SAM_INFO[mode].paper.url, `https://arxiv.org/abs/${id}`, mode);
   assert.match(SAM_INFO['asam-davda54'].paper.url, /davda54\/sam/);
   assert.match(SAM_INFO.sampa.paper.url, /LIONS-EPFL\/SAMPa/);
+  assert.equal(SAM_INFO['ssam-d'].paper.url, 'https://github.com/Mi-Peng/Sparse-Sharpness-Aware-Minimization');
+  assert.equal(SAM_INFO.esam.paper.url, 'https://github.com/dydjw9/Efficient_SAM');
+  assert.equal(SAM_INFO.rsam.paper.url, 'https://github.com/RSAM-Optimizer/R-SAM');
 });
 
 test('the page offers every mode by their readable names (index.html matches SAM_INFO)', () => {
@@ -213,6 +221,10 @@ test("the config carries exactly the chosen mode's hyperparameters, as numbers",
   assert.deepEqual(pick(config('ssam')), { rho: 0.05, sparsity: 0.5, fisherSamples: 16, k: 100 });
   assert.deepEqual(pick(config('ssam', { sparsity: '0', fisherSamples: '1e2', k: '1' })), { rho: 0.05, sparsity: 0, fisherSamples: 100, k: 1 });
   assert.deepEqual(pick(config('looksam')), { rho: 0.3, k: 5, alpha: 0.2 }, 'no SSAM keys for LookSAM');
+  assert.deepEqual(pick(config('ssam-d')), { rho: 0.05, sparsity: 0.5, dropRate: 0.5, k: 100 });
+  assert.deepEqual(pick(config('esam')), { rho: 0.05, gamma: 0.5, beta: 0.5 });
+  assert.deepEqual(pick(config('rsam')), { rho: 0.05, sigma: 0.001, lambda: 2 });
+  assert.deepEqual(pick(config('mup2', { baseWidth: '1e2' })), { rho: 0.05, baseWidth: 100 });
   for (const m of SAM_MODES) assert.equal(config(m).sam, m);
 });
 
@@ -220,7 +232,7 @@ test("the URL hash carries the chosen mode's hyperparameters and fills the ones 
   // Every mode with non-default values round-trips.
   const typed = {
     rho: '0.07', eta: '0.02', alpha: '0.4', sigma: '0.5', lambda: '0.6', k: '7', gamma: '0.3', beta: '0.02', rhoMin: '0.01', n: '3', m: '16',
-    sparsity: '0.8', fisherSamples: '32',
+    sparsity: '0.8', fisherSamples: '32', dropRate: '0.3', baseWidth: '32',
   };
   for (const m of SAM_MODES) {
     const s = withSamMode(DEFAULTS, m);
@@ -481,6 +493,84 @@ test('SSAM in the URL hash: its hyperparameters after sam, its own k, defaults f
   assert.doesNotMatch(toHash(look), /sparsity|fisherSamples/);
   assert.equal(withSamMode(fromHash('#sam=ssam&k=40'), 'looksam', '#sam=ssam&k=40').k, '5', "SSAM's k is not LookSAM's");
   assert.equal(withSamMode(withSamMode(fromHash('#sam=ssam&k=40'), 'sam'), 'ssam', '#sam=ssam&k=40').k, '40', "back to the link's mode: its k");
+});
+
+test('SSAM-D, ESAM, R-SAM and μP²: dr in [0, 1], base width a whole number ≥ 1, ESAM β and γ in (0, 1], R-SAM λ any number ≥ 0', () => {
+  const mode = (m, over = {}) => ({ ...withSamMode(DEFAULTS, m), ...over });
+  for (const m of ['ssam-d', 'esam', 'rsam', 'mup2']) assert.deepEqual(validate(mode(m)), {}, `${m} defaults are valid`);
+  // SSAM-D's drop rate (a new key) and its own k (the mask period, like SSAM's).
+  for (const bad of ['1.5', '-0.1', '', 'x', '1e999']) {
+    assert.equal(validate(mode('ssam-d', { dropRate: bad })).dropRate,
+      'dr is the share of the mask replaced at each refresh (it decays over the run): a number from 0 to 1 (try 0.5).', `dr=${bad}`);
+  }
+  for (const ok of ['0', '0.25', '1']) assert.equal(validate(mode('ssam-d', { dropRate: ok })).dropRate, undefined, `dr=${ok}`);
+  assert.match(validate(mode('ssam-d', { sparsity: '1' })).sparsity, /^s is the share of parameters left unperturbed/);
+  assert.equal(validate(mode('ssam-d', { k: '0' })).k, 'k must be a whole number of at least 1: the mask drops and regrows parameters every k steps (try 100).');
+  // μP²'s base width (a new key).
+  for (const bad of ['0', '-64', '2.5', '', 'x']) {
+    assert.equal(validate(mode('mup2', { baseWidth: bad })).baseWidth,
+      'The base width must be a whole number of at least 1: the width at which μP² is plain SAM (try 64).', `base width ${bad}`);
+  }
+  for (const ok of ['1', '256', '1e3']) assert.equal(validate(mode('mup2', { baseWidth: ok })).baseWidth, undefined, `base width ${ok}`);
+  // ESAM: β and γ are a probability and a share, so 0 is out (CR-SAM's β and γ take any number ≥ 0).
+  for (const bad of ['0', '1.5', '-0.5', '', 'x']) {
+    assert.equal(validate(mode('esam', { beta: bad })).beta, 'β is the chance that each tensor is perturbed: above 0 and at most 1 (try 0.5; 1 is SAM).', `β=${bad}`);
+    assert.equal(validate(mode('esam', { gamma: bad })).gamma, 'γ is the share of the batch used for the second gradient: above 0 and at most 1 (try 0.5; 1 is SAM).', `γ=${bad}`);
+  }
+  for (const ok of ['1', '0.01']) assert.deepEqual(validate(mode('esam', { beta: ok, gamma: ok })), {}, `β = γ = ${ok}`);
+  assert.deepEqual(validate(mode('crsam', { beta: '0', gamma: '1.5' })), {}, "CR-SAM's β and γ may be 0 or above 1");
+  assert.deepEqual([mode('crsam').gamma, mode('crsam').beta], ['0.1', '0.01'], "CR-SAM keeps its own defaults");
+  // R-SAM's λ is a step, not a decay rate: 2 (its default) is fine there and not for F-SAM or SAMPa.
+  assert.equal(validate(mode('rsam', { lambda: '2' })).lambda, undefined);
+  assert.equal(validate(mode('rsam', { lambda: '10' })).lambda, undefined);
+  assert.match(validate(mode('fsam', { lambda: '2' })).lambda, /^λ is a decay rate: a number from 0 to 1/);
+  assert.match(validate(mode('sampa', { lambda: '2' })).lambda, /from 0 to 1/);
+  for (const bad of ['-1', '', 'x']) {
+    assert.equal(validate(mode('rsam', { lambda: bad })).lambda, 'λ is the step along ∇L(w+δ0): a number of at least 0 (try 2).', `λ=${bad}`);
+  }
+  assert.match(validate(mode('rsam', { sigma: '-0.001' })).sigma, /^σ must be a number of at least 0 \(try 0\.001\)\./);
+  // Not checked for the other modes.
+  assert.deepEqual(validate({ ...DEFAULTS, dropRate: '7', baseWidth: '0' }), {});
+  assert.deepEqual(validate({ ...withSamMode(DEFAULTS, 'ssam'), dropRate: '7' }), {});
+  // ESAM's passes: 1 + the share of the batch in its second pass (⌊γ·batch⌋ rows, at least 1).
+  assert.equal(passesPerStep(mode('esam')), 1.5);
+  assert.equal(passesPerStep(mode('esam', { gamma: '1' })), 2);
+  assert.equal(passesPerStep(mode('esam', { gamma: '0.3', batchSize: '10' })), 1.3);
+  assert.equal(passesPerStep(mode('esam', { gamma: '0.01', batchSize: '10' })), 1.1, 'at least one row');
+  assert.equal(passesPerStep(mode('esam', { gamma: '0.25', batchSize: 'x' })), 1.25, 'γ alone while the batch size is invalid');
+  assert.equal(passesPerStep(mode('esam', { gamma: '0' })), null, 'no number while γ is invalid');
+});
+
+test('SSAM-D, ESAM, R-SAM and μP² in the URL hash and the structure key', () => {
+  const cases = {
+    'ssam-d': [/&sam=ssam-d&rho=0\.05&sparsity=0\.5&dropRate=0\.5&k=100&lr=/, { dropRate: '0.2', k: '20' }],
+    esam: [/&sam=esam&rho=0\.05&gamma=0\.5&beta=0\.5&lr=/, { gamma: '0.25', beta: '0.75' }],
+    rsam: [/&sam=rsam&rho=0\.05&sigma=0\.001&lambda=2&lr=/, { sigma: '0.01', lambda: '3' }],
+    mup2: [/&sam=mup2&rho=0\.05&baseWidth=64&lr=/, { baseWidth: '16' }],
+  };
+  for (const [m, [pattern, over]] of Object.entries(cases)) {
+    const s = withSamMode(DEFAULTS, m);
+    assert.match(toHash(s), pattern, m);
+    assert.deepEqual(fromHash(toHash(s)), s, m);
+    const typed = { ...s, ...over };
+    assert.deepEqual(fromHash(toHash(typed)), typed, `${m} with typed values`);
+    assert.notEqual(structureKey(typed), structureKey(s), `${m}: its hyperparameters build a new trainer`);
+    assert.equal(structureKey({ ...s, rho: '0.1' }), structureKey(s), `${m}: ρ is live`);
+  }
+  // What a link omits gets the mode's own default; another mode's link ignores these keys.
+  const esam = fromHash('#sam=esam&beta=0.3');
+  assert.deepEqual([esam.beta, esam.gamma], ['0.3', '0.5']);
+  assert.deepEqual([fromHash('#sam=crsam').beta, fromHash('#sam=crsam').gamma], ['0.01', '0.1']);
+  assert.deepEqual([fromHash('#sam=rsam').sigma, fromHash('#sam=rsam').lambda], ['0.001', '2']);
+  assert.equal(fromHash('#sam=sam&dropRate=0.9&baseWidth=8').dropRate, '0.5');
+  assert.doesNotMatch(toHash(fromHash('#sam=sam&dropRate=0.9&baseWidth=8')), /dropRate|baseWidth/);
+  assert.equal(fromHash('#sam=mup2&baseWidth=0').baseWidth, '0', 'kept as typed: the page shows the message');
+  assert.match(validate(fromHash('#sam=mup2&baseWidth=0')).baseWidth, /whole number of at least 1/);
+  // Switching modes brings each mode's own β/γ, σ/λ and k.
+  const fromEsam = withSamMode(withSamMode(DEFAULTS, 'esam'), 'crsam');
+  assert.deepEqual([fromEsam.gamma, fromEsam.beta], ['0.1', '0.01']);
+  assert.equal(withSamMode(withSamMode(DEFAULTS, 'looksam'), 'ssam-d').k, '100');
+  assert.equal(withSamMode(withSamMode(DEFAULTS, 'rsam'), 'fsam').lambda, '0.95');
 });
 
 // ---------------------------------------------------------------------------------------------
