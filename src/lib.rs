@@ -14,6 +14,7 @@ pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod sam;
+pub mod sharpness;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

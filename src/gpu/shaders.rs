@@ -23,6 +23,7 @@ pub fn source(name: &str) -> &'static str {
         "topk" => include_str!("../../shaders/topk.wgsl"),
         "sam_masks" => include_str!("../../shaders/sam_masks.wgsl"),
         "row_select" => include_str!("../../shaders/row_select.wgsl"),
+        "probe" => include_str!("../../shaders/probe.wgsl"),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
     }
 }

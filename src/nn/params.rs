@@ -51,6 +51,44 @@ impl ParamLayout {
         self.total_len = offset + len.next_multiple_of(ALIGN_ELEMS);
     }
 
+    /// One `[flat offset, length, index of the first parameter, row length]` per tensor, for the
+    /// kernels that work per tensor or per parameter (shaders/sam_masks.wgsl, probe.wgsl). A row is
+    /// `len / shape[0]` long for a tensor of two or more dimensions, the whole tensor otherwise.
+    pub fn tensor_table(&self) -> Vec<u32> {
+        let mut first = 0;
+        let mut table = Vec::new();
+        for spec in &self.specs {
+            let row = if spec.shape.len() >= 2 {
+                spec.len() / spec.shape[0].max(1)
+            } else {
+                spec.len()
+            };
+            table.extend([
+                spec.offset as u32,
+                spec.len() as u32,
+                first as u32,
+                row as u32,
+            ]);
+            first += spec.len();
+        }
+        table
+    }
+
+    /// One `[flat offset, length, index of the first parameter, 1 for a 1-D tensor]` per row of
+    /// every tensor (an output unit or filter of a ≥ 2-D tensor; a 1-D tensor is one row).
+    pub fn row_table(&self) -> Vec<u32> {
+        self.tensor_table()
+            .chunks(4)
+            .zip(&self.specs)
+            .flat_map(|(t, spec)| {
+                let (offset, len, first, row) = (t[0], t[1], t[2], t[3]);
+                let vector = (spec.shape.len() < 2) as u32;
+                (0..len / row.max(1))
+                    .flat_map(move |j| [offset + j * row, row, first + j * row, vector])
+            })
+            .collect()
+    }
+
     /// Number of trainable scalars (padding excluded).
     pub fn parameter_count(&self) -> usize {
         self.specs.iter().map(ParamSpec::len).sum()

@@ -93,41 +93,15 @@ impl StepEngine {
         let norm_state = alloc(initial_state.len());
         gpu.queue
             .write_buffer(&norm_state.buffer, 0, bytemuck::cast_slice(&initial_state));
-        let tensor_table: Vec<u32> = {
-            let mut first = 0;
-            let mut table = Vec::new();
-            for spec in &layout.specs {
-                let row = if spec.shape.len() >= 2 {
-                    spec.len() / spec.shape[0]
-                } else {
-                    spec.len()
-                };
-                table.extend([
-                    spec.offset as u32,
-                    spec.len() as u32,
-                    first as u32,
-                    row as u32,
-                ]);
-                first += spec.len();
-            }
-            table
-        };
+        let tensor_table = layout.tensor_table();
         let tensors = alloc(tensor_table.len());
         gpu.queue
             .write_buffer(&tensors.buffer, 0, bytemuck::cast_slice(&tensor_table));
         let counts = alloc(4);
         let kind = config.sam.kind;
         // R-SAM: every row of every tensor (a 1-D tensor is one row), for its filter-wise noise.
-        let row_table: Vec<u32> = if kind == SamKind::Rsam {
-            tensor_table
-                .chunks(4)
-                .flat_map(|t| {
-                    let (offset, len, first, row) = (t[0], t[1], t[2], t[3]);
-                    let vector = (row == len) as u32;
-                    (0..len / row)
-                        .flat_map(move |j| [offset + j * row, row, first + j * row, vector])
-                })
-                .collect()
+        let row_table = if kind == SamKind::Rsam {
+            layout.row_table()
         } else {
             vec![0; 4]
         };

@@ -15,6 +15,7 @@ use crate::ops::{cross_entropy, NormMode};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::rng::Rng;
 use crate::sam::{SamConfig, SamKind};
+use crate::sharpness::Probe;
 
 pub use checkpoint::CheckpointError;
 pub use engine::StepEngine;
@@ -253,6 +254,8 @@ pub struct Trainer {
     /// SWA with BatchNorm: recomputes the average's running statistics.
     average_bn_plan: Option<AverageBatchNorm>,
     eval_rows: usize,
+    /// The data set's per-channel normalisation (for the sharpness probe's batch).
+    norm: crate::data::Normalisation,
     _eval_graphs: Vec<BuiltPlan>,
     _owned: OwnedBuffers,
     shuffle_rng: Rng,
@@ -433,6 +436,7 @@ impl Trainer {
             average_eval_plan,
             average_bn_plan,
             eval_rows,
+            norm,
             _eval_graphs: eval_graphs,
             _owned: owned,
             shuffle_rng: Rng::new(config.seed, 2),
@@ -614,6 +618,20 @@ impl Trainer {
         }
     }
 
+    /// The sharpness instruments (`crate::sharpness`) at the current weights, over the first
+    /// `rows` test images (fewer when a wide network's activations and gradients would not fit the
+    /// evaluation memory budget), with BatchNorm's running statistics frozen.
+    pub fn probe(&self, rows: usize) -> Probe {
+        let rows = rows
+            .min(self.test_split.count)
+            .min((EVAL_ACTIVATION_BUDGET / (3 * self.model.activations_per_sample)).max(1))
+            .max(1);
+        let (batch, load) = self.test_split.gather_plan(rows, &self.norm, None);
+        self.test_split.set_cursor(0, 0);
+        let state = self.running_statistics_view();
+        Probe::new(&self.gpu, &self.model, &self.params, &state, batch, &load)
+    }
+
     /// Loss and accuracy of the SWA average on the test split (None before averaging starts).
     pub async fn evaluate_average(&mut self) -> Result<Option<EvalMetrics>, TrainError> {
         let Some(view) = self.submit_average_evaluation() else {
@@ -732,6 +750,14 @@ impl Trainer {
     }
 
     /// Loads weights (and running statistics) saved by `save_safetensors` or by PyTorch.
+    /// The weights (not the BatchNorm statistics) of a safetensors checkpoint of this model, flat in
+    /// its layout (e.g. the other end of a landscape interpolation).
+    pub fn weights_from_safetensors(&self, bytes: &[u8]) -> Result<Vec<f32>, TrainError> {
+        let mut flat = checkpoint::from_safetensors(&self.model.checkpoint_layout(), bytes)?;
+        flat.truncate(self.model.layout.total_len);
+        Ok(flat)
+    }
+
     pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), TrainError> {
         let mut flat = checkpoint::from_safetensors(&self.model.checkpoint_layout(), bytes)?;
         let state = flat.split_off(self.model.layout.total_len);

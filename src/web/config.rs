@@ -255,17 +255,32 @@ pub(crate) fn js_names(message: &str) -> String {
 /// serde-wasm-bindgen reads only a struct's own keys from an object, so `deny_unknown_fields`
 /// never sees a misspelt key: check them here.
 fn check_keys(value: &JsValue) -> Result<(), JsError> {
+    check_object_keys(
+        value,
+        KEYS,
+        "invalid config",
+        "{optimizer: \"sgd\", sam: \"sam\"}",
+    )
+}
+
+/// Rejects anything but a plain object whose keys are all in `keys`, naming the bad key.
+pub(crate) fn check_object_keys(
+    value: &JsValue,
+    keys: &[&str],
+    what: &str,
+    example: &str,
+) -> Result<(), JsError> {
     if !value.is_object() || js_sys::Array::is_array(value) {
-        return Err(JsError::new(
-            "invalid config: expected a plain object such as {optimizer: \"sgd\", sam: \"sam\"}",
-        ));
+        return Err(JsError::new(&format!(
+            "{what}: expected a plain object such as {example}"
+        )));
     }
     for key in js_sys::Object::keys(&js_sys::Object::from(value.clone())).iter() {
         let key = key.as_string().unwrap_or_default();
-        if !KEYS.contains(&key.as_str()) {
+        if !keys.contains(&key.as_str()) {
             return Err(JsError::new(&format!(
-                "invalid config: unknown key {key:?}; the keys are {}",
-                KEYS.join(", ")
+                "{what}: unknown key {key:?}; the keys are {}",
+                keys.join(", ")
             )));
         }
     }

@@ -15,6 +15,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::data::{self, idx};
+use crate::sharpness::{self, LandscapeRequest, SharpnessRequest};
 use crate::train::{self, EvalMetrics};
 
 pub use config::WebConfig;
@@ -162,6 +163,25 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
+/// A request object (undefined or null: the defaults) with every key checked.
+fn parse_request<T: serde::de::DeserializeOwned + Default>(
+    value: &JsValue,
+    keys: &[&str],
+    what: &str,
+) -> Result<T, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    config::check_object_keys(
+        value,
+        keys,
+        &format!("invalid {what} request"),
+        "{rows: 256}",
+    )?;
+    serde_wasm_bindgen::from_value(value.clone())
+        .map_err(|e| JsError::new(&format!("invalid {what} request: {e}")))
+}
+
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
@@ -259,6 +279,54 @@ impl Trainer {
                 .await
                 .map_err(|e| JsValue::from(js_error(e)))?;
             Ok(to_js(&EvalMetrics::from_accumulator(&acc))?)
+        })
+    }
+
+    /// `await trainer.sharpness(request)`: λ_max (power iteration), tr(H) (Hutchinson) and
+    /// worst-case ρ-sharpness at the current weights, over the first `rows` test images with
+    /// BatchNorm frozen (see `crate::sharpness::SharpnessRequest` for the keys and defaults). The
+    /// weights are copied when called, so steps submitted meanwhile do not change the answer.
+    pub fn sharpness(&self, request: JsValue) -> js_sys::Promise {
+        let parsed =
+            parse_request::<SharpnessRequest>(&request, SharpnessRequest::KEYS, "sharpness")
+                .and_then(|r| r.validate().map(|_| r).map_err(|e| js_error(e)));
+        let probe = parsed
+            .as_ref()
+            .ok()
+            .map(|r| self.inner.borrow().probe(r.rows));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let request = parsed.map_err(JsValue::from)?;
+            let mut probe = probe.expect("built when the request parsed"); // ok: set just above
+            let report = sharpness::measure(&mut probe, &request)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            Ok(to_js(&report)?)
+        })
+    }
+
+    /// `await trainer.landscape(request, against)`: a 1-D (`kind: "line"`) or 2-D (`"plane"`)
+    /// slice of the loss along filter-normalised random directions, or the loss along the straight
+    /// line to the weights of the safetensors checkpoint `against` (`"interpolation"`).
+    pub fn landscape(&self, request: JsValue, against: Option<Vec<u8>>) -> js_sys::Promise {
+        let parsed =
+            parse_request::<LandscapeRequest>(&request, LandscapeRequest::KEYS, "landscape")
+                .and_then(|r| r.validate().map(|_| r).map_err(|e| js_error(e)));
+        let (probe, other) = match &parsed {
+            Ok(r) => {
+                let trainer = self.inner.borrow();
+                let other = against.map(|bytes| trainer.weights_from_safetensors(&bytes));
+                (Some(trainer.probe(r.rows)), other)
+            }
+            Err(_) => (None, None),
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let request = parsed.map_err(JsValue::from)?;
+            let other = other.transpose().map_err(|e| JsValue::from(js_error(e)))?;
+            let mut probe = probe.expect("built when the request parsed"); // ok: set just above
+            let report = sharpness::landscape(&mut probe, &request, other.as_deref())
+                .await
+                .map_err(|e| JsValue::from(JsError::new(&e)))?;
+            Ok(to_js(&report)?)
         })
     }
 
