@@ -16,8 +16,12 @@ override LEN: u32;  // N·C·OH·OW forward, N·C·H·W backward
 //#if FORWARD
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+//#if FOLLOW
+@group(0) @binding(2) var<storage, read> argmax: array<u32>;
+//#else
 //#if MAX
 @group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
+//#endif
 //#endif
 //#else
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
@@ -35,6 +39,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let ow = i % OW;
     let oh = (i / OW) % OH;
     let plane = (i / (OW * OH)) * H * W;
+//#if FOLLOW
+    // A recorded winner (the sharpness probe's fixed linear region, src/autograd).
+    y[i] = x[plane + argmax[i]];
+//#else
 //#if MAX
     var best = x[plane + oh * STRIDE * W + ow * STRIDE];
     var best_at = oh * STRIDE * W + ow * STRIDE;
@@ -59,6 +67,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         }
     }
     y[i] = total / f32(KH * KW);
+//#endif
 //#endif
 //#else
     let iw = i % W;

@@ -5,6 +5,7 @@
 //
 // AXPBY             out = a·x + b·y
 // AXPBYPCZ          out = a·x + b·y + c·z (a landscape point w + α·d1 + β·d2)
+// SCALE_ADD         out = a·out + b·x (in place: a buffer cannot be bound writable and readable)
 // MUL               out = x ⊙ y
 // ABS_PLUS          out = |x| + a (ASAM's T = |w| + η)
 // PROJECT           out = x·min(1, a/‖x‖) with ‖x‖² = scalars[SLOT].y (the ρ-ball)
@@ -39,7 +40,7 @@ struct Coefficients {
 @group(0) @binding(4) var<storage, read> z: array<f32>;
 //#endif
 //#endif
-//#if ABS_PLUS
+//#if ABS_PLUS || SCALE_ADD
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<uniform> k: Coefficients;
@@ -117,6 +118,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 //#endif
 //#if ABS_PLUS
     out[i] = abs(x[i]) + k.a;
+//#endif
+//#if SCALE_ADD
+    out[i] = k.a * out[i] + k.b * x[i];
 //#endif
 //#if PROJECT
     let norm = sqrt(scalars[SLOT].y);

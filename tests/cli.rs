@@ -1062,3 +1062,516 @@ fn rejects_out_of_range_settings_of_the_newer_variants() {
         &["lambda"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// samlab sharpness and samlab landscape
+
+/// `samlab <subcommand> --dataset <tiny> <args…>` (sharpness, landscape).
+fn probe_command(fixture: &Fixture, subcommand: &str, args: &[&str]) -> Output {
+    samlab_command(fixture.tmp.path())
+        .arg(subcommand)
+        .arg("--dataset")
+        .arg(fixture.data())
+        .args(args)
+        .output()
+        .expect("run samlab")
+}
+
+/// The one JSON object a successful `sharpness` or `landscape` run prints.
+fn probe_json(
+    fixture: &Fixture,
+    subcommand: &str,
+    args: &[&str],
+) -> serde_json::Map<String, Value> {
+    let output = probe_command(fixture, subcommand, args);
+    let mut records = json_lines(&output);
+    assert_eq!(records.len(), 1, "one JSON object\n{}", describe(&output));
+    records.remove(0)
+}
+
+/// Trains the tiny MLP (`--hidden` as given, one epoch, `seed`) and saves it as `name`.
+fn save_tiny(fixture: &Fixture, name: &str, hidden: &str, seed: &str) -> String {
+    let path = fixture.tmp.arg(name);
+    run_ok(
+        fixture,
+        &[
+            "--hidden",
+            hidden,
+            "--batch-size",
+            "100",
+            "--epochs",
+            "1",
+            "--seed",
+            seed,
+            "--quiet",
+            "--save",
+            &path,
+        ],
+    );
+    path
+}
+
+/// A row of numbers (`loss[0]`, `axis`) from a landscape report.
+fn numbers(value: &Value) -> Vec<f64> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {value}"))
+        .iter()
+        .map(|v| {
+            v.as_f64()
+                .unwrap_or_else(|| panic!("expected a number, got {v}"))
+        })
+        .collect()
+}
+
+#[test]
+fn sharpness_reports_lambda_max_and_the_trace_by_default() {
+    let fixture = Fixture::new("sharpness-default");
+    let weights = save_tiny(&fixture, "w.safetensors", "16", "0");
+    let report = probe_json(
+        &fixture,
+        "sharpness",
+        &["--weights", &weights, "--hidden", "16", "--quiet"],
+    );
+    for key in [
+        "loss",
+        "accuracy",
+        "rows",
+        "step",
+        "eigenvalues",
+        "trace",
+        "worstCase",
+        "adaptiveWorstCase",
+        "gradients",
+        "weights",
+        "seconds",
+    ] {
+        assert!(report.contains_key(key), "{key} missing: {report:?}");
+    }
+    assert_eq!(report["weights"], Value::from(weights.as_str()));
+    assert!(number(&report, "seconds") >= 0.0);
+    // The default 512 rows are capped by the tiny test split.
+    assert_eq!(number(&report, "rows"), TEST_COUNT as f64);
+    assert!(number(&report, "loss").is_finite() && number(&report, "loss") > 0.0);
+    assert!(number(&report, "step") > 0.0);
+    let eigenvalues = report["eigenvalues"].as_array().expect("an array");
+    assert_eq!(eigenvalues.len(), 1, "top 1 by default: {report:?}");
+    let lambda = eigenvalues[0]["value"].as_f64().expect("λ_max is a number");
+    assert!(
+        lambda.is_finite() && lambda > 0.0,
+        "λ_max should be finite and positive: {report:?}"
+    );
+    assert!(eigenvalues[0]["iterations"].as_u64().unwrap() >= 1);
+    let trace = report["trace"].as_object().expect("tr(H) by default");
+    assert_eq!(trace["samples"].as_u64(), Some(10), "{report:?}");
+    assert!(trace["value"].as_f64().unwrap().is_finite());
+    assert!(report["worstCase"].is_null() && report["adaptiveWorstCase"].is_null());
+    // λ_max: 2 gradients per product; tr(H): 2 per sample.
+    assert!(number(&report, "gradients") >= 2.0 + 20.0);
+}
+
+#[test]
+fn sharpness_measures_what_the_flags_name() {
+    let fixture = Fixture::new("sharpness-flags");
+    let weights = save_tiny(&fixture, "w.safetensors", "16", "0");
+    let report = probe_json(
+        &fixture,
+        "sharpness",
+        &[
+            "--weights",
+            &weights,
+            "--hidden",
+            "16",
+            "--top",
+            "2",
+            "--rho",
+            "0.05",
+            "--eta",
+            "0.01",
+            "--rows",
+            "50",
+            "--iterations",
+            "30",
+        ],
+    );
+    assert_eq!(number(&report, "rows"), 50.0);
+    let eigenvalues = report["eigenvalues"].as_array().expect("an array");
+    assert_eq!(eigenvalues.len(), 2, "{report:?}");
+    let (first, second) = (
+        eigenvalues[0]["value"].as_f64().unwrap(),
+        eigenvalues[1]["value"].as_f64().unwrap(),
+    );
+    assert!(first.is_finite() && second.is_finite(), "{report:?}");
+    assert!(
+        first.abs() >= second.abs() * 0.9,
+        "top eigenvalues in order: {report:?}"
+    );
+    // --rho given: no trace unless asked for.
+    assert!(report["trace"].is_null(), "{report:?}");
+    for key in ["worstCase", "adaptiveWorstCase"] {
+        let value = number(&report, key);
+        assert!(
+            value.is_finite() && value > -1e-6,
+            "{key}: the ascent does not lower the loss: {report:?}"
+        );
+    }
+}
+
+#[test]
+fn landscape_line_passes_through_the_loss_of_the_weights() {
+    let fixture = Fixture::new("landscape-line");
+    let weights = save_tiny(&fixture, "w.safetensors", "16", "0");
+    let common = ["--weights", &weights, "--hidden", "16", "--rows", "64"];
+    let mut args = common.to_vec();
+    args.extend(["--top", "1", "--quiet"]);
+    let sharpness = probe_json(&fixture, "sharpness", &args);
+    let mut args = common.to_vec();
+    args.extend(["--points", "5", "--span", "0.5", "--quiet"]);
+    let report = probe_json(&fixture, "landscape", &args);
+    assert_eq!(report["kind"], Value::from("line"));
+    assert_eq!(number(&report, "rows"), 64.0);
+    assert_eq!(numbers(&report["axis"]), [-0.5, -0.25, 0.0, 0.25, 0.5]);
+    let losses = report["loss"].as_array().expect("rows of losses");
+    assert_eq!(losses.len(), 1, "one row for a line");
+    let loss = numbers(&losses[0]);
+    assert_eq!(loss.len(), 5, "--points losses: {report:?}");
+    assert!(loss.iter().all(|l| l.is_finite()), "{loss:?}");
+    assert!(
+        (loss[2] - number(&sharpness, "loss")).abs() <= 1e-5,
+        "α = 0 is the weights themselves: {} vs sharpness {}",
+        loss[2],
+        number(&sharpness, "loss")
+    );
+    let accuracy = numbers(&report["accuracy"].as_array().expect("rows")[0]);
+    assert_eq!(accuracy.len(), 5);
+    assert!(accuracy.iter().all(|a| (0.0..=1.0).contains(a)));
+    assert!(
+        (accuracy[2] - number(&sharpness, "accuracy")).abs() <= 1e-9,
+        "{accuracy:?} vs {sharpness:?}"
+    );
+}
+
+#[test]
+fn interpolation_starts_and_ends_at_each_checkpoint() {
+    let fixture = Fixture::new("landscape-interpolation");
+    let a = save_tiny(&fixture, "a.safetensors", "16", "1");
+    let b = save_tiny(&fixture, "b.safetensors", "16", "2");
+    let loss_of = |weights: &str| {
+        let report = probe_json(
+            &fixture,
+            "sharpness",
+            &[
+                "--weights",
+                weights,
+                "--hidden",
+                "16",
+                "--rows",
+                "80",
+                "--top",
+                "1",
+                "--iterations",
+                "2",
+                "--quiet",
+            ],
+        );
+        number(&report, "loss")
+    };
+    let (loss_a, loss_b) = (loss_of(&a), loss_of(&b));
+    assert_ne!(loss_a, loss_b, "two different models");
+    let report = probe_json(
+        &fixture,
+        "landscape",
+        &[
+            "--weights",
+            &a,
+            "--against",
+            &b,
+            "--hidden",
+            "16",
+            "--rows",
+            "80",
+            "--points",
+            "5",
+            "--span",
+            "1",
+            "--quiet",
+        ],
+    );
+    assert_eq!(report["kind"], Value::from("interpolation"));
+    assert_eq!(report["against"], Value::from(b.as_str()));
+    // t over [−span/2, 1 + span/2].
+    assert_eq!(numbers(&report["axis"]), [-0.5, 0.0, 0.5, 1.0, 1.5]);
+    let loss = numbers(&report["loss"].as_array().expect("rows")[0]);
+    assert!(
+        (loss[1] - loss_a).abs() <= 1e-5,
+        "t = 0 is --weights: {} vs {loss_a}",
+        loss[1]
+    );
+    assert!(
+        (loss[3] - loss_b).abs() <= 1e-5,
+        "t = 1 is --against: {} vs {loss_b}",
+        loss[3]
+    );
+}
+
+/// Checks the SVG a landscape run wrote: an SVG document with drawn lines, nothing left beside it.
+fn assert_svg(path: &Path) {
+    let svg = std::fs::read_to_string(path).expect("--svg wrote the file");
+    let start = svg.trim_start();
+    assert!(
+        start.starts_with("<svg") || start.starts_with("<?xml"),
+        "not an SVG document: {}",
+        &svg[..svg.len().min(200)]
+    );
+    assert!(svg.trim_end().ends_with("</svg>"), "the document is closed");
+    assert!(
+        svg.contains("<path") || svg.contains("<polyline"),
+        "the plot draws lines"
+    );
+    assert_eq!(
+        svg.matches("<svg").count(),
+        1,
+        "one document, no nested leftovers"
+    );
+    assert!(tmp_files(path.parent().unwrap()).is_empty(), "no temp file");
+}
+
+#[test]
+fn plane_with_svg_writes_a_heatmap_with_contours() {
+    let fixture = Fixture::new("landscape-plane");
+    let weights = save_tiny(&fixture, "w.safetensors", "16", "0");
+    let svg = fixture.tmp.join("plane.svg");
+    let svg_arg = svg.to_string_lossy().into_owned();
+    let report = probe_json(
+        &fixture,
+        "landscape",
+        &[
+            "--weights",
+            &weights,
+            "--hidden",
+            "16",
+            "--kind",
+            "plane",
+            "--points",
+            "9",
+            "--rows",
+            "64",
+            "--svg",
+            &svg_arg,
+            "--quiet",
+        ],
+    );
+    assert_eq!(report["kind"], Value::from("plane"));
+    assert_eq!(report["svg"], Value::from(svg_arg.as_str()));
+    let rows = report["loss"].as_array().expect("one row per β");
+    assert_eq!(rows.len(), 9);
+    assert!(rows.iter().all(|r| numbers(r).len() == 9));
+    assert_svg(&svg);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.matches("<rect").count() >= 81,
+        "a cell per point and a colour bar"
+    );
+    assert!(text.contains("<polyline"), "contour lines over the heatmap");
+}
+
+#[test]
+fn line_and_interpolation_with_svg_write_line_charts() {
+    let fixture = Fixture::new("landscape-svg-lines");
+    let a = save_tiny(&fixture, "a.safetensors", "16", "1");
+    let b = save_tiny(&fixture, "b.safetensors", "16", "2");
+    for (name, extra) in [
+        ("line.svg", vec![]),
+        ("interpolation.svg", vec!["--against", &b]),
+    ] {
+        let svg = fixture.tmp.join(name);
+        let svg_arg = svg.to_string_lossy().into_owned();
+        let mut args = vec![
+            "--weights",
+            &a,
+            "--hidden",
+            "16",
+            "--points",
+            "7",
+            "--rows",
+            "32",
+            "--svg",
+            &svg_arg,
+        ];
+        args.extend(extra);
+        probe_json(&fixture, "landscape", &args);
+        assert_svg(&svg);
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(
+            text.contains("accuracy"),
+            "{name}: accuracy on its own axis"
+        );
+    }
+}
+
+#[test]
+fn sharpness_and_landscape_reject_bad_input() {
+    let fixture = Fixture::new("probe-bad-input");
+    let weights = save_tiny(&fixture, "w.safetensors", "16", "0");
+    let narrow = save_tiny(&fixture, "narrow.safetensors", "8", "0");
+    let garbage = fixture.tmp.join("garbage.safetensors");
+    let mut rng = Rng(7);
+    std::fs::write(
+        &garbage,
+        (0..300).map(|_| rng.next() as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let garbage = garbage.to_string_lossy().into_owned();
+    let missing = fixture.tmp.arg("nothing-here.safetensors");
+    let plain_file = fixture.tmp.arg("w.safetensors/plot.svg");
+    let missing_dir = fixture.tmp.arg("no-such-dir/plot.svg");
+    let directory = fixture.tmp.arg("data");
+    let base = ["--weights", weights.as_str(), "--hidden", "16"];
+    let cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "sharpness",
+            vec!["--weights", &missing, "--hidden", "16"],
+            vec!["--weights", "nothing-here.safetensors"],
+        ),
+        (
+            "landscape",
+            vec!["--weights", &missing, "--hidden", "16"],
+            vec!["--weights", "nothing-here.safetensors"],
+        ),
+        (
+            "sharpness",
+            vec!["--weights", &garbage, "--hidden", "16"],
+            vec!["--weights", "garbage.safetensors", "safetensors"],
+        ),
+        (
+            "sharpness",
+            vec!["--weights", &weights, "--hidden", "32"],
+            vec!["--weights", "0.weight", "[16, 16]", "[32, 16]"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--against", &narrow]].concat(),
+            vec!["--against", "0.weight", "[8, 16]", "[16, 16]"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--against", &garbage]].concat(),
+            vec!["--against", "safetensors"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--against", &missing]].concat(),
+            vec!["--against", "nothing-here.safetensors"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--points", "1"]].concat(),
+            vec!["--points", "got 1"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--kind", "plane", "--points", "500"]].concat(),
+            vec!["--points", "101"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--span", "0"]].concat(),
+            vec!["--span"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--span", "NaN"]].concat(),
+            vec!["--span", "NaN"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--rows", "0"]].concat(),
+            vec!["--rows"],
+        ),
+        (
+            "sharpness",
+            [&base[..], &["--rows", "0"]].concat(),
+            vec!["--rows"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--kind", "plane", "--against", &weights]].concat(),
+            vec!["--kind plane", "--against"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--kind", "interpolation"]].concat(),
+            vec!["--kind interpolation", "--against"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--svg", &missing_dir]].concat(),
+            vec!["--svg", "no-such-dir", "does not exist"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--svg", &plain_file]].concat(),
+            vec!["--svg", "not a directory"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--svg", &directory]].concat(),
+            vec!["--svg", "is a directory"],
+        ),
+        (
+            "landscape",
+            [&base[..], &["--kind", "sideways"]].concat(),
+            vec!["--kind", "sideways"],
+        ),
+        (
+            "sharpness",
+            [&base[..], &["--eta", "0.01"]].concat(),
+            vec!["--eta", "--rho"],
+        ),
+        (
+            "sharpness",
+            [&base[..], &["--top", "0", "--trace-samples", "0"]].concat(),
+            vec!["nothing to measure"],
+        ),
+        (
+            "sharpness",
+            [&base[..], &["--rho", "-0.1"]].concat(),
+            vec!["--rho"],
+        ),
+        (
+            "sharpness",
+            [&base[..], &["--top", "17"]].concat(),
+            vec!["--top"],
+        ),
+        (
+            "sharpness",
+            [&base[..], &["--tolerance", "0"]].concat(),
+            vec!["--tolerance"],
+        ),
+        (
+            "sharpness",
+            [&base[..], &["--step", "NaN"]].concat(),
+            vec!["--step"],
+        ),
+        ("sharpness", vec!["--hidden", "16"], vec!["--weights"]),
+    ];
+    for (subcommand, args, keywords) in &cases {
+        let output = probe_command(&fixture, subcommand, args);
+        let line = assert_one_line_error(&output, keywords);
+        assert!(
+            !line.contains("multiple times"),
+            "test bug: a flag was given twice: {line}"
+        );
+    }
+    assert!(!fixture.tmp.join("no-such-dir").exists());
+    assert_eq!(
+        entries(fixture.tmp.path()),
+        [
+            "data",
+            "garbage.safetensors",
+            "narrow.safetensors",
+            "w.safetensors"
+        ],
+        "no plot and no temp file written by a rejected run"
+    );
+}

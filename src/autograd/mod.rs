@@ -37,6 +37,25 @@ pub struct Graph {
     recycle: Vec<BufView>,
     /// The scratch views this graph used, in order, for a later graph to recycle.
     transient: Vec<BufView>,
+    /// How ReLU and max-pooling pick their linear pieces (see `Pieces`).
+    pieces: Pieces,
+    /// One buffer per piecewise op, in the order the ops are built: written in `Record` mode
+    /// (ReLU: 1 where x > 0; max-pool: the winner's index), read in `Follow` mode.
+    pattern: Vec<BufView>,
+    pattern_next: usize,
+}
+
+/// The piece a piecewise-linear op (ReLU, max-pooling) uses at each element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pieces {
+    /// The usual: chosen by the op's input.
+    Free,
+    /// Chosen by the input and written into the graph's pattern.
+    Record,
+    /// Read from a recorded pattern: the network is then smooth in its weights (the Hessian of
+    /// the loss in the linear region of the recording point, what a double backward gives), so
+    /// finite-difference Hessian-vector products never straddle a kink.
+    Follow,
 }
 
 /// A built graph: its commands and the buffers it owns.
@@ -74,6 +93,49 @@ impl Graph {
             owned: Vec::new(),
             recycle: Vec::new(),
             transient: Vec::new(),
+            pieces: Pieces::Free,
+            pattern: Vec::new(),
+            pattern_next: 0,
+        }
+    }
+
+    /// Makes the piecewise ops built from now on record their pieces (`pattern` returns them).
+    pub fn record_pieces(&mut self) {
+        self.pieces = Pieces::Record;
+    }
+
+    /// Makes the piecewise ops built from now on follow `pattern` (recorded by a graph of the same
+    /// model and batch, op for op).
+    pub fn follow_pieces(&mut self, pattern: Vec<BufView>) {
+        self.pieces = Pieces::Follow;
+        self.pattern = pattern;
+        self.pattern_next = 0;
+    }
+
+    /// The pattern buffers recorded so far.
+    pub fn pattern(&self) -> Vec<BufView> {
+        self.pattern.clone()
+    }
+
+    /// For a piecewise op with `len` outputs: None (free), or the pattern buffer to write
+    /// (`false`) or to follow (`true`).
+    pub fn piece_slot(&mut self, len: usize) -> Option<(bool, BufView)> {
+        match self.pieces {
+            Pieces::Free => None,
+            Pieces::Record => {
+                let view = self.alloc_persistent(len);
+                self.pattern.push(view.clone());
+                Some((false, view))
+            }
+            Pieces::Follow => {
+                let view = self.pattern.get(self.pattern_next).cloned();
+                self.pattern_next += 1;
+                // ok: a pattern from another model is a programming error of the caller
+                let view =
+                    view.expect("the followed pattern has fewer piecewise ops than this graph");
+                assert_eq!(view.len, len, "the followed pattern's op sizes differ"); // ok: same
+                Some((true, view))
+            }
         }
     }
 

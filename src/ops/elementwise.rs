@@ -7,16 +7,27 @@ pub fn relu(g: &mut Graph, x: TensorId) -> TensorId {
     let shape = g.shape(x).to_vec();
     let y = g.output(&shape, &[x]);
     let (xv, yv) = (g.data(x).clone(), g.data(y).clone());
-    launch_1d(
-        g,
-        Kernel::new("relu").define("FORWARD"),
-        xv.len,
-        &[&xv, &yv],
-    );
+    // The graph may record which units are on, or follow a recorded choice (`Pieces`).
+    let slot = g.piece_slot(xv.len);
+    let follow = matches!(slot, Some((true, _)));
+    let mut bindings = vec![&xv, &yv];
+    bindings.extend(slot.as_ref().map(|(_, mask)| mask));
+    let forward = Kernel::new("relu")
+        .define("FORWARD")
+        .define_if(slot.is_some() && !follow, "RECORD")
+        .define_if(follow, "FOLLOW");
+    launch_1d(g, forward, xv.len, &bindings);
+    let mask = slot.map(|(_, mask)| mask);
     g.record(y, move |g, dy| {
         let dy = dy.clone();
-        g.contribute_grad(x, |g, dx| {
-            launch_1d(g, Kernel::new("relu"), xv.len, &[&xv, &dy, dx])
+        g.contribute_grad(x, |g, dx| match (&mask, follow) {
+            (Some(mask), true) => launch_1d(
+                g,
+                Kernel::new("relu").define("FOLLOW"),
+                xv.len,
+                &[mask, &dy, dx],
+            ),
+            _ => launch_1d(g, Kernel::new("relu"), xv.len, &[&xv, &dy, dx]),
         });
     });
     y

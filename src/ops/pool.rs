@@ -61,11 +61,20 @@ fn pool(
             None => k,
         }
     };
-    // The winners' positions, written by the forward and read by the backward.
-    let argmax = (kind == PoolKind::Max).then(|| g.alloc(yv.len));
+    // The winners' positions, written by the forward and read by the backward; the graph may
+    // keep them as its pattern, or impose recorded ones (`Pieces::Follow`).
+    let slot = (kind == PoolKind::Max)
+        .then(|| g.piece_slot(yv.len))
+        .flatten();
+    let follow = matches!(slot, Some((true, _)));
+    let argmax = match slot {
+        Some((_, recorded)) => Some(recorded),
+        None => (kind == PoolKind::Max).then(|| g.alloc(yv.len)),
+    };
     let mut bindings = vec![&xv, &yv];
     bindings.extend(argmax.as_ref());
-    g.launch(&kernel(Some("FORWARD"), yv.len), &bindings, grid_1d(yv.len));
+    let forward = kernel(Some("FORWARD"), yv.len).define_if(follow, "FOLLOW");
+    g.launch(&forward, &bindings, grid_1d(yv.len));
     g.record(y, move |g, dy| {
         let dy = dy.clone();
         g.contribute_grad(x, |g, dx| {

@@ -289,7 +289,7 @@ impl Trainer {
     pub fn sharpness(&self, request: JsValue) -> js_sys::Promise {
         let parsed =
             parse_request::<SharpnessRequest>(&request, SharpnessRequest::KEYS, "sharpness")
-                .and_then(|r| r.validate().map(|_| r).map_err(|e| js_error(e)));
+                .and_then(|r| r.validate().map(|_| r).map_err(js_error));
         let probe = parsed
             .as_ref()
             .ok()
@@ -310,7 +310,7 @@ impl Trainer {
     pub fn landscape(&self, request: JsValue, against: Option<Vec<u8>>) -> js_sys::Promise {
         let parsed =
             parse_request::<LandscapeRequest>(&request, LandscapeRequest::KEYS, "landscape")
-                .and_then(|r| r.validate().map(|_| r).map_err(|e| js_error(e)));
+                .and_then(|r| r.validate().map(|_| r).map_err(js_error));
         let (probe, other) = match &parsed {
             Ok(r) => {
                 let trainer = self.inner.borrow();

@@ -1,10 +1,15 @@
 //! `samlab train …` (native only): trains natively on wgpu (Vulkan/Metal/DX12), printing one JSON object per
-//! evaluation on stdout and a progress bar plus a human summary on stderr.
+//! evaluation on stdout and a progress bar plus a human summary on stderr. `samlab sharpness` and
+//! `samlab landscape` (in `cli/probe.rs`, plots in `cli/plot.rs`) measure saved weights.
+
+mod plot;
+mod probe;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand, ValueEnum};
 use samlab::data::{cifar, Dataset};
 use samlab::gpu::Gpu;
@@ -28,7 +33,15 @@ struct Cli {
 enum Command {
     /// Train a model and print metrics as JSON lines.
     #[command(allow_negative_numbers = true)]
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
+    /// Measure the sharpness of saved weights (λ_max, tr(H), worst-case ρ-sharpness) and print
+    /// one JSON object.
+    #[command(allow_negative_numbers = true)]
+    Sharpness(probe::SharpnessArgs),
+    /// Evaluate the loss along a direction, on a plane or between two checkpoints, print one JSON
+    /// object and optionally plot it as SVG.
+    #[command(allow_negative_numbers = true)]
+    Landscape(probe::LandscapeArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -46,8 +59,10 @@ enum ModelArg {
     Resnet8,
 }
 
+/// The data set and model flags, shared by `train`, `sharpness` and `landscape` (a checkpoint
+/// only loads into the model it was saved from, so the probes take the same flags).
 #[derive(clap::Args)]
-struct TrainArgs {
+struct ModelArgs {
     /// `mnist` (the embedded 8,000/2,000 digits), `fashion-mnist`, `cifar10` (the official binary
     /// archive or its .bin batches in <data-dir>/cifar-10), or a directory with train-/t10k- IDX
     /// files (plain or .gz).
@@ -67,12 +82,29 @@ struct TrainArgs {
     /// Dropout probability before the classifier (0 = none).
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
-    /// Random 4-pixel-padded crops and horizontal flips of training images (CIFAR-style).
-    #[arg(long)]
-    augment: bool,
     /// Hidden layer widths of the MLP, comma-separated.
     #[arg(long, default_value = "256,256", value_delimiter = ',')]
     hidden: Vec<usize>,
+}
+
+impl ModelArgs {
+    fn kind(&self) -> ModelKind {
+        match self.model {
+            ModelArg::Mlp => ModelKind::Mlp,
+            ModelArg::Lenet => ModelKind::Lenet,
+            ModelArg::TfjsConvnet => ModelKind::TfjsConvnet,
+            ModelArg::Resnet8 => ModelKind::Resnet8,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: ModelArgs,
+    /// Random 4-pixel-padded crops and horizontal flips of training images (CIFAR-style).
+    #[arg(long)]
+    augment: bool,
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerArg,
     /// none, sam, asam, asam-davda54, gsam, fsam, looksam, s2sam, crsam, sam-linf, msam, nstep,
@@ -191,22 +223,54 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.to_string();
-            let first = text
+            let mut first = text
                 .lines()
                 .next()
                 .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("samlab: {first} (see `samlab train --help`)");
+                .trim_start_matches("error: ")
+                .to_string();
+            // clap lists missing arguments on the lines after the first; name them on it.
+            if let (ErrorKind::MissingRequiredArgument, Some(ContextValue::Strings(missing))) =
+                (e.kind(), e.get(ContextKind::InvalidArg))
+            {
+                first = format!("missing {}", missing.join(", "));
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                first = "name a subcommand: train, sharpness or landscape".into();
+            }
+            eprintln!(
+                "samlab: {first} (see `samlab{} --help`)",
+                subcommand_named()
+            );
             return ExitCode::from(2);
         }
     };
-    let Command::Train(args) = cli.command;
-    match pollster::block_on(train(args)) {
+    let result = match cli.command {
+        Command::Train(args) => pollster::block_on(train(*args)),
+        Command::Sharpness(args) => pollster::block_on(probe::sharpness(args)),
+        Command::Landscape(args) => pollster::block_on(probe::landscape(args)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("samlab: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The subcommand on the command line, for the hint after a parse error (`train` when it is
+/// misspelt or left out before train's flags, none when the command line is empty).
+fn subcommand_named() -> &'static str {
+    match std::env::args_os()
+        .nth(1)
+        .as_deref()
+        .and_then(|a| a.to_str())
+    {
+        None => "",
+        Some("sharpness") => " sharpness",
+        Some("landscape") => " landscape",
+        _ => " train",
     }
 }
 
@@ -223,14 +287,9 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
     };
     let sam_kind = SamKind::parse(&args.sam)?;
     let config = TrainConfig {
-        model: match args.model {
-            ModelArg::Mlp => ModelKind::Mlp,
-            ModelArg::Lenet => ModelKind::Lenet,
-            ModelArg::TfjsConvnet => ModelKind::TfjsConvnet,
-            ModelArg::Resnet8 => ModelKind::Resnet8,
-        },
-        hidden: args.hidden.clone(),
-        dropout: args.dropout,
+        model: args.data.kind(),
+        hidden: args.data.hidden.clone(),
+        dropout: args.data.dropout,
         augment: args.augment,
         optimizer: OptimizerConfig {
             kind,
@@ -285,8 +344,9 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, String> {
     Ok(config)
 }
 
-/// Loads `--dataset`: the embedded MNIST, Fashion-MNIST, CIFAR-10 or a directory of IDX files.
-fn load_dataset(args: &TrainArgs) -> Result<Dataset, String> {
+/// Loads `--dataset`: the embedded MNIST, Fashion-MNIST, CIFAR-10 or a directory of IDX files;
+/// `seed` draws the CIFAR-10 subset of `--per-class`.
+fn load_dataset(args: &ModelArgs, seed: u64) -> Result<Dataset, String> {
     let data_root = args
         .data_dir
         .clone()
@@ -320,9 +380,9 @@ fn load_dataset(args: &TrainArgs) -> Result<Dataset, String> {
             let dir = data_root.join("cifar-10");
             let (mut train, mut test) = cifar::load_dir(&dir).map_err(|e| e.to_string())?;
             if let Some(per_class) = args.per_class {
-                train = cifar::stratified_subset(&train, per_class, args.seed)
+                train = cifar::stratified_subset(&train, per_class, seed)
                     .map_err(|e| format!("training split: {e}"))?;
-                test = cifar::stratified_subset(&test, (per_class / 5).max(1), args.seed)
+                test = cifar::stratified_subset(&test, (per_class / 5).max(1), seed)
                     .map_err(|e| format!("test split: {e}"))?;
             }
             return Ok(Dataset::new("cifar10", train, test, 10, [3, 32, 32]));
@@ -342,22 +402,30 @@ fn load_dataset(args: &TrainArgs) -> Result<Dataset, String> {
     Dataset::load_idx_dir(&name, &dir).map_err(|e| e.to_string())
 }
 
-/// Refuses a `--save` target that cannot be written before any training time is spent.
-fn check_save_path(path: &Path) -> Result<(), String> {
+/// Refuses an output file (`--save`, `--svg`) that cannot be written before any time is spent
+/// computing it; `example` names a file the error suggests instead of a directory.
+fn check_output_path(flag: &str, path: &Path, example: &str) -> Result<(), String> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        return Err(format!(
+            "cannot write {flag} {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
     if !dir.is_dir() {
         return Err(format!(
-            "cannot write --save {}: the directory {} does not exist",
+            "cannot write {flag} {}: {} is a file, not a directory",
             path.display(),
             dir.display()
         ));
     }
     if path.is_dir() {
         return Err(format!(
-            "cannot write --save {}: it is a directory; name a file such as weights.safetensors",
+            "cannot write {flag} {}: it is a directory; name a file such as {example}",
             path.display()
         ));
     }
@@ -367,9 +435,9 @@ fn check_save_path(path: &Path) -> Result<(), String> {
 async fn train(args: TrainArgs) -> Result<(), String> {
     let config = config_from(&args)?;
     if let Some(path) = &args.save {
-        check_save_path(path)?;
+        check_output_path("--save", path, "weights.safetensors")?;
     }
-    let dataset = load_dataset(&args)?;
+    let dataset = load_dataset(&args.data, args.seed)?;
     let name = dataset.name.clone();
     let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
     let mut trainer =
