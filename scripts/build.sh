@@ -5,6 +5,8 @@
 #   dist/                         everything in www/
 #   dist/pkg/samlab.js            wasm-bindgen's ES module (+ samlab_bg.wasm, samlab.d.ts)
 #   dist/vendor/uPlot.esm.js      uPlot (npm) and its stylesheet uPlot.min.css
+#   dist/vendor/d3-*.min.mjs      d3-contour, d3-geo, d3-scale-chromatic and their d3 dependencies
+#                                 (npm; the loss-landscape plane, loaded on demand)
 #   dist/data/mnist/*.gz          the embedded MNIST IDX files (data/mnist, from setup)
 #   dist/data/fashion-mnist/*.gz  Fashion-MNIST (real copies of data/fashion-mnist's symlinks)
 #
@@ -67,6 +69,16 @@ cp -R www/. dist/
 cp pkg/samlab.js pkg/samlab_bg.wasm dist/pkg/
 [[ -f pkg/samlab.d.ts ]] && cp pkg/samlab.d.ts dist/pkg/
 cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css dist/vendor/
+# The loss-landscape plane's d3 modules (npm, their minified ES module builds), loaded on demand;
+# they import each other by name, which index.html's import map points at these copies.
+D3_MODULES=(d3-array d3-color d3-contour d3-geo d3-interpolate d3-scale-chromatic)
+for m in "${D3_MODULES[@]}"; do
+  if [[ ! -f node_modules/$m/dist/$m.min.mjs ]]; then
+    say "node_modules/$m/dist/$m.min.mjs is missing (npm ci)"
+    exit 1
+  fi
+  cp "node_modules/$m/dist/$m.min.mjs" dist/vendor/
+done
 
 idx_names=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
 for ds in mnist fashion-mnist; do
@@ -97,4 +109,10 @@ while IFS= read -r -d '' f; do
 done < <(printf '%s\0' dist/pkg/samlab.js dist/pkg/samlab_bg.wasm dist/vendor/uPlot.esm.js
   find www -type f \( -name '*.js' -o -name '*.mjs' \) -print0)
 say "$(printf '%-25s %10s raw  %10s gzip -9' 'wasm + JS transferred' "$(kb $total_raw)" "$(kb $total_gz)")"
+d3_raw=0 d3_gz=0
+for m in "${D3_MODULES[@]}"; do
+  d3_raw=$((d3_raw + $(raw "dist/vendor/$m.min.mjs")))
+  d3_gz=$((d3_gz + $(gz "dist/vendor/$m.min.mjs")))
+done
+say "$(printf '%-25s %10s raw  %10s gzip -9' '+ d3 (landscape plane)' "$(kb $d3_raw)" "$(kb $d3_gz)") (loaded when a plane is drawn)"
 say "dist/ ready ($(du -sh dist | cut -f1) with data); serve it with: npm run serve"

@@ -17,7 +17,10 @@ const $ = (id) => document.getElementById(id);
 /** How long a command may go unanswered, and a running worker may stay silent, before the page
  *  calls it dead. Building a model on a slow CPU adapter with a big data set takes a while.
  *  `#…&watchdog=S` in the URL sets the last two to S seconds (tests). */
-const WATCHDOG_MS = { create: 180_000, command: 90_000, silence: 45_000 };
+const WATCHDOG_MS = { create: 180_000, command: 90_000, silence: 45_000, probe: 600_000 };
+/** Commands that may take long by design (a 101 × 101 landscape is 10,201 forward passes): the
+ *  worker sends `probing` heartbeats while they run, and the watchdog gives them `probe` ms. */
+const PROBE_COMMANDS = new Set(['sharpness', 'landscape']);
 const SETTINGS_DEBOUNCE_MS = 300;
 
 const STRUCTURAL_STATES = new Set(['idle', 'loading', 'ready', 'failed', 'crashed']);
@@ -44,6 +47,7 @@ const page = {
   pausing: false,
   adapterHint: '',
   charts: null,
+  probe: null, // the sharpness panel (probe.js)
   evalEvery: 0,
   watchdog: { ...WATCHDOG_MS },
   syncTimer: 0,
@@ -171,6 +175,7 @@ function startWorker() {
   page.pausing = false;
   page.workerErrors = {};
   clearRun();
+  page.probe?.syncTracking(true); // the new worker tracks what the panel says
   setState('idle');
   syncTrainer();
 }
@@ -184,12 +189,14 @@ function clearRun() {
   page.startClickedAt = null;
   page.firstStepMs = null;
   page.charts?.clear();
+  page.probe?.clear();
 }
 
 function stopWorker() {
   if (page.worker) page.worker.terminate();
   page.worker = null;
   page.pending.clear();
+  page.probe?.workerGone();
 }
 
 /** A new trainer for the current settings (only before a run has started: nothing to keep). */
@@ -250,15 +257,28 @@ function onWorkerMessage(worker, msg) {
       delete page.workerErrors.load;
       render();
       break;
+    case 'sharpness':
+      page.probe?.onSharpness(msg);
+      break;
+    case 'landscape':
+      page.probe?.onLandscape(msg);
+      break;
+    case 'probing':
+      page.probe?.onProbing(msg);
+      break;
     case 'error':
       if (msg.fatal) crash(msg.message, msg.detail, msg.hint);
-      else showError(msg);
+      else if (PROBE_FIELDS.has(msg.field) && page.probe) {
+        page.errorLog.push(msg.message);
+        page.probe.onError(msg);
+      } else showError(msg);
       break;
     case 'log':
       console.warn(`samlab engine: ${msg.text}`);
       break;
     case 'done':
       page.pending.delete(msg.id);
+      page.probe?.onDone(msg.command, msg.ok);
       render();
       break;
     default:
@@ -280,7 +300,7 @@ function watchdog() {
   const now = performance.now();
   const { create, command: commandLimit, silence } = page.watchdog;
   for (const { command, sentAt } of page.pending.values()) {
-    const limit = command === 'create' ? create : commandLimit;
+    const limit = command === 'create' ? create : PROBE_COMMANDS.has(command) ? page.watchdog.probe : commandLimit;
     if (now - sentAt > limit) {
       crash(`The training engine did not answer "${command}" within ${Math.round(limit / 1000)} s.`);
       return;
@@ -293,6 +313,9 @@ function watchdog() {
 
 // ---------------------------------------------------------------------------------------------
 // Errors
+
+/** Errors of the sharpness panel's measurements: shown in the panel, not beside a setting. */
+const PROBE_FIELDS = new Set(['sharpness', 'trackEvery', 'landscape']);
 
 function showError({ message, hint, field, detail }) {
   page.errorLog.push(message);
@@ -502,6 +525,7 @@ function render() {
   $('reset').disabled = noGpu;
   $('save').disabled = noGpu || !hasTrainer || busy();
   $('load').disabled = noGpu || !(s === 'ready' || s === 'paused' || s === 'done') || busy();
+  page.probe?.render();
   renderStatus();
 }
 
@@ -663,6 +687,16 @@ async function setUpCharts() {
   } catch (err) {
     showBanner({ message: 'The charts could not be loaded; training still works, and the status line shows progress.', detail: String(err?.message ?? err) });
   }
+  try {
+    const { ProbePanel } = await import('./probe.js');
+    page.probe = new ProbePanel({
+      send,
+      context: () => ({ state: page.state, settings: readSettings(), latest: page.latest, info: page.info, weights: page.lastWeights }),
+    });
+  } catch (err) {
+    $('probe').hidden = true;
+    showBanner({ message: 'The sharpness panel could not be loaded; training still works.', detail: String(err?.message ?? err) });
+  }
 }
 
 async function main() {
@@ -733,6 +767,13 @@ window.samlab = Object.freeze({
   get hasSavedWeights() { return Boolean(page.lastWeights); },
   /** Names of the CIFAR-10 files chosen (empty when none). */
   get cifarFiles() { return page.cifar ? page.cifar.files.map((f) => f.name) : []; },
+  /** The sharpness panel: {tracking: {on, every}, series: {step, lambda, trace, traceError} (the
+   *  tracked measurements of this run), drawn (points in its chart), lastMeasure ("Measure now"),
+   *  line and plane (the last landscapes, as the worker sent them), planeContours (contour-line
+   *  paths drawn), busy ('sharpness' | 'landscape' | null), errors (the panel's messages)}. */
+  get sharpness() { return page.probe?.snapshot() ?? null; },
+  /** Test hook: a sharpness request exactly as given (e.g. an invalid one), answered in the panel. */
+  requestSharpness(request) { page.probe?.requestRaw(request); },
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */
   simulateCrash() { send({ type: '__crash' }); },
   simulateHang() { send({ type: '__hang' }); },

@@ -16,6 +16,11 @@
 //   {type:'save'}                     → {type:'saved', bytes, step}
 //   {type:'load', bytes}              load safetensors weights, then evaluate (→ 'loaded', 'eval')
 //   {type:'evaluate'}                 → {type:'eval', …}
+//   {type:'track', every, request?}   measure λ_max and tr(H) every `every` steps while training (0: off),
+//                                     between chunks; request: trainer.sharpness keys (TRACK_REQUEST)
+//   {type:'sharpness', request?}      measure now → {type:'sharpness', reason:'measure', …}
+//   {type:'landscape', request?, against?}   → {type:'landscape', …}; against: safetensors bytes
+//                                     (ArrayBuffer/Uint8Array) for kind 'interpolation'
 //   {type:'__crash'}, {type:'__hang'} test hooks: an uncaught error; stop answering altogether
 //
 // worker → page
@@ -26,7 +31,13 @@
 //   {type:'eval', step, epoch, loss, accuracy, samples, swa?}   swa (only with config.swaStart):
 //                                     {loss, accuracy, samples} of the SWA average, null before it starts
 //   {type:'saved', bytes, step}       {type:'loaded', step}
-//   {type:'error', message, hint, field?, fatal?, detail?}   fatal: the engine is dead, restart the worker
+//   {type:'sharpness', reason:'track'|'measure', step, ms, loss, accuracy, rows, hvpStep, eigenvalues,
+//    trace, worstCase, adaptiveWorstCase, gradients, request}   step: the training step measured at
+//   {type:'landscape', step, ms, kind, axis, loss, accuracy, rows, request}   loss/accuracy: rows of values
+//   {type:'probing', what:'sharpness'|'landscape', seconds}   every 2 s while a measurement runs
+//   {type:'error', message, hint, field?, fatal?, detail?, tracking?}   fatal: the engine is dead, restart
+//                                     the worker. field 'sharpness'/'landscape': a failed measurement
+//                                     (tracking: false when it turned tracking off)
 //   {type:'log', level, text}         console.error output of the engine (forwarded; the page's console
 //                                     does not show a worker's console)
 //   {type:'done', id, command, ok}
@@ -57,6 +68,13 @@ let evalEvery = 0;
 let nextEvalStep = 0;
 let lastEvalStep = -1;
 let swa = false; // config.swaStart was given: every evaluation also tests the SWA average
+/** What a tracked measurement asks for: cheap (≤ 2·10 + 2·4 gradients of 256 test images). */
+const TRACK_REQUEST = Object.freeze({ rows: 256, top: 1, maxIterations: 10, traceSamples: 4 });
+let tracking = { every: 0, request: TRACK_REQUEST };
+let nextTrackStep = null; // null: the first multiple of tracking.every at or after the current step
+/** A measurement running longer than this stops sending heartbeats (so the page's watchdog can
+ *  tell a hung engine). */
+const HEARTBEAT_LIMIT_S = 600;
 const dataCache = new Map(); // dataset name → Promise<Uint8Array[4]>
 let cifarCache = null; // {key, data}: the wasm Dataset of the last CIFAR-10 files and subset
 
@@ -306,6 +324,7 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     info = {};
     lastEvalStep = -1;
     chunkSteps = 1;
+    nextTrackStep = null;
     swa = config.swaStart !== undefined && config.swaStart !== null;
     // CIFAR-10 comes from the user's files ('cifar10' alone has none: the message says so).
     const cifar = dataset === 'cifar10' || dataset?.kind === 'cifar10';
@@ -368,8 +387,14 @@ async function train(untilStep) {
   const total = info.totalSteps;
   while (!stopRequested && !crashed && step < Math.min(untilStep, total)) {
     if (hung) await new Promise(() => {}); // test hook: a call that never settles, as after a panic
+    if (trackDue(step)) {
+      await trackNow(step);
+      if (stopRequested || crashed) break;
+    }
     while (nextEvalStep <= step) nextEvalStep += evalEvery;
-    const n = Math.max(1, Math.min(chunkSteps, untilStep - step, nextEvalStep - step));
+    // Chunks end exactly at evaluation steps, and at tracked measurements.
+    const toTrack = tracking.every > 0 && nextTrackStep !== null && nextTrackStep > step ? nextTrackStep - step : Infinity;
+    const n = Math.max(1, Math.min(chunkSteps, untilStep - step, nextEvalStep - step, toTrack));
     const r = await trainChunk(n);
     if (r.took === 0) break;
     step = r.step;
@@ -403,6 +428,93 @@ async function train(untilStep) {
     }
     if (step >= nextEvalStep || step >= total) await evaluate();
   }
+  // The last step of the run (or of a Step) may be a tracked one.
+  if (!stopRequested && !crashed && trackDue(step)) await trackNow(step);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sharpness and the loss landscape. trainer.sharpness/landscape copy the weights when called, but
+// each instrument reads a few scalars back after every gradient or forward pass: run beside the
+// training loop, each read would wait behind a whole chunk (250 ms). So a measurement runs between
+// chunks, in the `exclusive` queue: training waits for exactly as long as the measurement takes,
+// and two measurements never overlap.
+
+/** Is a tracked measurement due at `step`? */
+function trackDue(step) {
+  if (!(tracking.every > 0)) return false;
+  if (nextTrackStep === null) nextTrackStep = Math.ceil(step / tracking.every) * tracking.every;
+  return step >= nextTrackStep;
+}
+
+/** A tracked measurement at `step` (the loop's, between chunks). A failure turns tracking off and
+ *  says so beside the panel; training goes on. */
+async function trackNow(step) {
+  nextTrackStep = (Math.floor(step / tracking.every) + 1) * tracking.every;
+  const request = tracking.request;
+  try {
+    const r = await exclusive(() => measureSharpness(request));
+    post({ type: 'sharpness', reason: 'track', ...r });
+  } catch (err) {
+    const error = classify(err);
+    if (error.fatal) throw err;
+    tracking = { ...tracking, every: 0 };
+    post({
+      type: 'error',
+      field: 'sharpness',
+      tracking: false,
+      message: `λ_max and tr(H) could not be measured at step ${step}: ${error.message}`,
+      hint: 'Tracking is now off; training goes on.',
+    });
+  }
+}
+
+/** Posts {type:'probing'} every 2 s while `fn` runs: the page's watchdog hears the worker. */
+async function withHeartbeat(what, fn) {
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const seconds = (performance.now() - t0) / 1000;
+    if (seconds < HEARTBEAT_LIMIT_S) post({ type: 'probing', what, seconds });
+  }, 2000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const finiteOrNull = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** trainer.sharpness at the current weights (callers hold the queue). */
+async function measureSharpness(request) {
+  const step = num(trainer.stepCount);
+  const t0 = performance.now();
+  const r = await withHeartbeat('sharpness', () => trainer.sharpness(request));
+  return {
+    step,
+    ms: performance.now() - t0,
+    loss: num(r.loss),
+    accuracy: num(r.accuracy),
+    rows: num(r.rows),
+    hvpStep: num(r.step),
+    eigenvalues: (r.eigenvalues ?? []).map((e) => ({ value: num(e.value), iterations: num(e.iterations), converged: Boolean(e.converged) })),
+    // (the engine may spell it std_error)
+    trace: r.trace ? { value: num(r.trace.value), stdError: num(r.trace.stdError ?? r.trace.std_error), samples: num(r.trace.samples) } : null,
+    worstCase: r.worstCase == null ? null : num(r.worstCase),
+    adaptiveWorstCase: r.adaptiveWorstCase == null ? null : num(r.adaptiveWorstCase),
+    gradients: num(r.gradients),
+    request: { ...request },
+  };
+}
+
+/** A failed measurement → an error for the panel (field), unless the engine itself died. */
+function probeFailure(err, field, what) {
+  if (err instanceof UserError) {
+    err.field ??= field;
+    return err;
+  }
+  const error = classify(err);
+  if (error.fatal) return err;
+  return new UserError(`${what} failed: ${error.message}`, { field, hint: error.hint || 'The rest of the page keeps working.' });
 }
 
 async function runLoop(untilStep) {
@@ -521,6 +633,54 @@ const commands = {
   async evaluate() {
     needTrainer();
     await evaluate();
+    return true;
+  },
+  async track({ every = 0, request }) {
+    const n = Number(every);
+    if (!(Number.isInteger(n) && n >= 0)) {
+      throw new UserError(`Measure every ${every} steps? That must be a whole number ≥ 1 (0: off).`, { field: 'trackEvery' });
+    }
+    tracking = { every: n, request: { ...TRACK_REQUEST, ...(request ?? {}) } };
+    nextTrackStep = null;
+    return true;
+  },
+  async sharpness({ request }) {
+    try {
+      needTrainer();
+      const r = await exclusive(() => measureSharpness(request ?? {}));
+      post({ type: 'sharpness', reason: 'measure', ...r });
+    } catch (err) {
+      throw probeFailure(err, 'sharpness', 'The sharpness measurement');
+    }
+    return true;
+  },
+  async landscape({ request, against }) {
+    try {
+      needTrainer();
+      const other = !against ? undefined
+        : ArrayBuffer.isView(against) ? new Uint8Array(against.buffer, against.byteOffset, against.byteLength)
+          : new Uint8Array(against);
+      const r = await exclusive(async () => {
+        const step = num(trainer.stepCount);
+        const t0 = performance.now();
+        const report = await withHeartbeat('landscape', () => trainer.landscape(request ?? {}, other));
+        return { step, ms: performance.now() - t0, report };
+      });
+      const rows = (grid) => (grid ?? []).map((row) => Array.from(row, (v) => finiteOrNull(num(v))));
+      post({
+        type: 'landscape',
+        step: r.step,
+        ms: r.ms,
+        kind: r.report.kind,
+        axis: Array.from(r.report.axis, num),
+        loss: rows(r.report.loss),
+        accuracy: rows(r.report.accuracy),
+        rows: num(r.report.rows),
+        request: { ...(request ?? {}) },
+      });
+    } catch (err) {
+      throw probeFailure(err, 'landscape', 'The loss landscape');
+    }
     return true;
   },
   // Test hooks (tests/page): an uncaught error, as a crashed engine raises; a hang, as a panic in

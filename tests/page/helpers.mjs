@@ -20,7 +20,7 @@ export const CHROMIUM_ARGS = [
 
 /** Throws a message that says what to run when the build or the browser is missing. */
 export function checkPrerequisites() {
-  const missing = ['index.html', 'main.js', 'worker.js', 'pkg/samlab.js', 'pkg/samlab_bg.wasm', 'vendor/uPlot.esm.js', 'data/mnist/train-images-idx3-ubyte.gz']
+  const missing = ['index.html', 'main.js', 'worker.js', 'pkg/samlab.js', 'pkg/samlab_bg.wasm', 'vendor/uPlot.esm.js', 'vendor/d3-contour.min.mjs', 'data/mnist/train-images-idx3-ubyte.gz']
     .filter((f) => !existsSync(path.join(DIST, f)));
   if (missing.length) {
     throw new Error(`dist/ is missing or incomplete (no ${missing.map((f) => `dist/${f}`).join(', ')}): run \`npm run build\` first`);
