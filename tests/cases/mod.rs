@@ -1077,20 +1077,7 @@ pub async fn ssam_matches_the_reference(gpu: &Arc<Gpu>) {
             engine.step(config.optimizer.lr, config.sam.rho(), true, false);
             if let Some(mask) = step.get("mask").filter(|m| m.is_object()) {
                 let got = gpu.read_f32(&engine.sam_state).await.unwrap();
-                for spec in &model.layout.specs {
-                    let want = floats(&mask[&spec.name]);
-                    let have = &got[spec.offset..spec.offset + spec.len()];
-                    let differ = have
-                        .iter()
-                        .zip(&want)
-                        .filter(|(&h, &w)| h as f64 != w)
-                        .count();
-                    assert_eq!(
-                        differ, 0,
-                        "{name} step {t}: {differ} mask entries of {} differ",
-                        spec.name
-                    );
-                }
+                assert_mask(&format!("{name} step {t}"), &model, &got, mask);
             }
             let params = gpu.read_f32(&engine.params).await.unwrap();
             assert_params_match(
@@ -1102,21 +1089,8 @@ pub async fn ssam_matches_the_reference(gpu: &Arc<Gpu>) {
         }
         assert_eq!(engine.passes_per_step(), 2.0, "{name}: two passes per step");
         if case["reduces_to"].is_object() {
-            let mut plain = config.clone();
-            plain.sam = SamConfig {
-                kind: SamKind::Sam,
-                rho: config.sam.rho,
-                ..SamConfig::default()
-            };
-            let n = steps.len();
-            let (got, _, _) = run_engine(gpu, &model, &config, &initial, &batches, n).await;
-            let (want, _, _) = run_engine(gpu, &model, &plain, &initial, &batches, n).await;
-            let want64: Vec<f64> = want[n - 1].iter().map(|&v| v as f64).collect();
-            let (rel, worst) = relative_error(&got[n - 1], &want64);
-            assert!(
-                rel <= 1e-6,
-                "{name}: differs from SAM by {rel:.2e} (worst {worst:.2e})"
-            );
+            let setup = (&model, &initial[..], &batches[..]);
+            assert_equals_sam(gpu, name, &config, setup, steps.len()).await;
         }
     }
 }
@@ -1180,21 +1154,8 @@ pub async fn fixture_variants_match_the_reference(
             run.passes
         );
         if case["reduces_to"].is_object() {
-            let mut plain = config.clone();
-            plain.sam = SamConfig {
-                kind: SamKind::Sam,
-                rho: config.sam.rho,
-                ..SamConfig::default()
-            };
-            let n = steps.len();
-            let (got, _, _) = run_engine(gpu, &model, &config, &initial, &batches, n).await;
-            let (want, _, _) = run_engine(gpu, &model, &plain, &initial, &batches, n).await;
-            let want64: Vec<f64> = want[n - 1].iter().map(|&v| v as f64).collect();
-            let (rel, worst) = relative_error(&got[n - 1], &want64);
-            assert!(
-                rel <= 1e-6,
-                "{name}: differs from SAM by {rel:.2e} (worst {worst:.2e})"
-            );
+            let setup = (&model, &initial[..], &batches[..]);
+            assert_equals_sam(gpu, name, &config, setup, steps.len()).await;
         }
     }
 }
@@ -1215,4 +1176,29 @@ fn assert_mask(what: &str, model: &Model, got: &[f32], want: &Value) {
             spec.name
         );
     }
+}
+
+/// `config` run for `steps` steps against plain SAM with the same ρ run by the same engine: the
+/// final weights agree to ≤ 1e-6 relative (a variant's neutral setting).
+async fn assert_equals_sam(
+    gpu: &Arc<Gpu>,
+    name: &str,
+    config: &TrainConfig,
+    (model, initial, batches): (&Model, &[f32], &[HostBatch]),
+    steps: usize,
+) {
+    let mut plain = config.clone();
+    plain.sam = SamConfig {
+        kind: SamKind::Sam,
+        rho: config.sam.rho,
+        ..SamConfig::default()
+    };
+    let (got, _, _) = run_engine(gpu, model, config, initial, batches, steps).await;
+    let (want, _, _) = run_engine(gpu, model, &plain, initial, batches, steps).await;
+    let want64: Vec<f64> = want[steps - 1].iter().map(|&v| v as f64).collect();
+    let (rel, worst) = relative_error(&got[steps - 1], &want64);
+    assert!(
+        rel <= 1e-6,
+        "{name}: differs from SAM by {rel:.2e} (worst {worst:.2e})"
+    );
 }
