@@ -40,7 +40,11 @@ fn ten_thousand_steps_keep_live_buffers_and_bytes_constant() {
         trainer.step();
         if step % 100 == 0 {
             let metrics = block_on(trainer.take_train_metrics()).unwrap();
-            assert!(metrics.loss.is_finite(), "step {step}: loss {}", metrics.loss);
+            assert!(
+                metrics.loss.is_finite(),
+                "step {step}: loss {}",
+                metrics.loss
+            );
         }
         if step % 1000 == 0 {
             block_on(trainer.evaluate()).unwrap();
@@ -74,6 +78,9 @@ fn ten_thousand_steps_keep_live_buffers_and_bytes_constant() {
     // The first probe (step 2,500) creates its buffers; later probes reuse them from the pool.
     let (_, _, _, created) = checkpoints[2];
     for &(step, _, _, c) in &checkpoints[2..] {
-        assert_eq!(c, created, "step {step}: buffers were created after the first probe");
+        assert_eq!(
+            c, created,
+            "step {step}: buffers were created after the first probe"
+        );
     }
 }
