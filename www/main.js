@@ -8,7 +8,7 @@
 
 import {
   DEFAULT_LR, KEYS, LIVE_KEYS, MODEL_INFO, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
-  SAM_RUN_KEYS, fromHash, isActive, parseNumber, passesPerStep, samParams, structureKey, swaOn, toHash,
+  SAM_RUN_KEYS, fromHash, isActive, linkProblems, parseNumber, passesPerStep, samParams, structureKey, swaOn, toHash,
   toTrainerConfig, validate, withSamMode,
 } from './settings.js';
 
@@ -38,8 +38,12 @@ const page = {
   latest: null, // the last metrics message
   lastEval: null,
   evals: [], // every evaluation of the current worker, oldest first
-  lastWeights: null, // {bytes, name}: the last weights saved or loaded, reloaded by Restart
+  lastWeights: null, // {bytes, name}: the last weights saved or loaded
+  // {bytes, step, at}: the weights the engine last sent with an evaluation or that the user saved
+  // or loaded, whichever is newer; Restart reloads them after a crash or a lost device.
+  restartWeights: null,
   restoreAfterRestart: false,
+  loadingWeights: null, // {bytes, name}: a weights file sent to the worker, kept once it loads
   workerErrors: {}, // field → message from the worker
   errorLog: [], // every error message shown, for tests
   startClickedAt: null,
@@ -169,6 +173,7 @@ function startWorker() {
     if (worker === page.worker) crash('The training engine sent a message the page could not read.');
   };
   page.worker = worker;
+  page.loadingWeights = null;
   page.lastMessageAt = performance.now();
   page.trainerKey = null;
   page.applied = { lr: null, rho: null };
@@ -225,9 +230,9 @@ function onWorkerMessage(worker, msg) {
       if (msg.state === 'paused' || msg.state === 'done') page.pausing = false;
       setState(msg.state === 'failed' && page.state === 'crashed' ? 'crashed' : msg.state);
       if (msg.state === 'ready') {
-        if (page.restoreAfterRestart && page.lastWeights) {
+        if (page.restoreAfterRestart && page.restartWeights) {
           page.restoreAfterRestart = false;
-          const copy = page.lastWeights.bytes.slice();
+          const copy = page.restartWeights.bytes.slice();
           send({ type: 'load', bytes: copy }, [copy.buffer]);
         }
         syncTrainer();
@@ -251,9 +256,20 @@ function onWorkerMessage(worker, msg) {
       break;
     case 'saved':
       page.lastWeights = { bytes: msg.bytes, name: weightsFileName(msg.step) };
+      page.restartWeights = { bytes: msg.bytes, step: msg.step };
       download(msg.bytes, page.lastWeights.name);
       break;
+    case 'snapshot':
+      // A fresh engine's first evaluation must not replace the weights a Restart is bringing back.
+      if (!page.restoreAfterRestart) page.restartWeights = { bytes: msg.bytes, step: msg.step };
+      break;
     case 'loaded':
+      // The chosen file fitted: only now is it the last weights (a bad file never replaces them).
+      if (page.loadingWeights) {
+        page.lastWeights = page.loadingWeights;
+        page.restartWeights = { bytes: page.loadingWeights.bytes, step: null };
+        page.loadingWeights = null;
+      }
       delete page.workerErrors.load;
       render();
       break;
@@ -267,6 +283,7 @@ function onWorkerMessage(worker, msg) {
       page.probe?.onProbing(msg);
       break;
     case 'error':
+      if (msg.field === 'load') page.loadingWeights = null; // the file did not fit: forget it
       if (msg.fatal) crash(msg.message, msg.detail, msg.hint);
       else if (PROBE_FIELDS.has(msg.field) && page.probe) {
         page.errorLog.push(msg.message);
@@ -291,7 +308,9 @@ function crash(message, detail, hint = 'Press Restart to start a fresh engine.')
   if (page.state === 'crashed') return;
   stopWorker();
   setState('crashed');
-  const reload = page.lastWeights ? ' Restart loads back the last weights you saved or loaded.' : '';
+  const reload = page.restartWeights
+    ? ` Restart loads back the weights of step ${page.restartWeights.step ?? '?'} (kept in this page's memory).`
+    : '';
   showBanner({ message, hint: hint + reload, detail, restart: true });
 }
 
@@ -373,12 +392,13 @@ function onStep() {
 function onReset() {
   hideBanner();
   page.restoreAfterRestart = false;
+  page.restartWeights = null; // a reset starts from fresh weights, so a later crash must too
   startWorker();
 }
 
 function onRestart() {
   hideBanner();
-  page.restoreAfterRestart = Boolean(page.lastWeights);
+  page.restoreAfterRestart = Boolean(page.restartWeights);
   startWorker();
 }
 
@@ -391,7 +411,7 @@ async function onLoadFile() {
   $('load-file').value = '';
   if (!file || !TRAINER_STATES.has(page.state)) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
-  page.lastWeights = { bytes: bytes.slice(), name: file.name };
+  page.loadingWeights = { bytes: bytes.slice(), name: file.name }; // kept once the worker says 'loaded'
   delete page.workerErrors.load;
   send({ type: 'load', bytes }, [bytes.buffer]);
   render();
@@ -411,7 +431,8 @@ function useCifarFiles(fileList) {
   const files = [...(fileList ?? [])];
   if (files.length === 0) return; // a cancelled dialog keeps the files chosen before
   if (!STRUCTURAL_STATES.has(page.state)) {
-    showBanner({ message: 'The data set cannot change during a run.', hint: 'Press Reset, then choose the CIFAR-10 file again.' });
+    const names = files.map((f) => f.name).join(', ');
+    showBanner({ message: `${names} ${files.length === 1 ? 'was' : 'were'} not used: the data set cannot change during a run.`, hint: 'Press Reset, then choose the CIFAR-10 file again.' });
     return;
   }
   page.cifarPicks += 1;
@@ -699,13 +720,28 @@ async function setUpCharts() {
   }
 }
 
+/** The page's own URL parameters (for tests), besides the settings. */
+const PAGE_PARAMS = ['evalEvery', 'watchdog'];
+
+/** A link with keys that are no setting or choices the page does not offer: say what was ignored. */
+function reportLinkProblems() {
+  const problems = linkProblems(location.hash, PAGE_PARAMS);
+  if (problems.length === 0) return;
+  showBanner({
+    message: `This link has settings the page cannot use: ${problems.join(', ')}.`,
+    hint: 'They were left at their defaults; check the settings before you start.',
+  });
+}
+
 async function main() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
   page.evalEvery = Math.max(0, Math.floor(Number(params.get('evalEvery')) || 0));
   const watchdogSeconds = Number(params.get('watchdog'));
-  if (watchdogSeconds > 0) Object.assign(page.watchdog, { command: watchdogSeconds * 1000, silence: watchdogSeconds * 1000 });
+  // (At least 1 s: a shorter watchdog would call every command dead.)
+  if (watchdogSeconds >= 1) Object.assign(page.watchdog, { command: watchdogSeconds * 1000, silence: watchdogSeconds * 1000 });
   page.linkHash = location.hash;
   writeSettings(fromHash(location.hash));
+  reportLinkProblems();
   history.replaceState(null, '', toHash(readSettings()));
 
   for (const key of KEYS) $(key).addEventListener('input', onSettingInput);
@@ -726,6 +762,7 @@ async function main() {
     if (!STRUCTURAL_STATES.has(page.state)) return;
     page.linkHash = location.hash;
     writeSettings(fromHash(location.hash));
+    reportLinkProblems();
     render();
     syncTrainer();
   });

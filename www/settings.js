@@ -564,6 +564,27 @@ export function fromHash(hash) {
 }
 
 /**
+ * What a URL hash holds that fromHash could not use: keys that are no setting (`extraKeys` are
+ * the page's own, such as evalEvery) and choices the page does not offer, each as a short phrase
+ * ("sam=foo (not one of the choices)"), at most `limit` of them plus "and N more". Values that are
+ * merely invalid numbers are kept as typed (they get a message beside their field) and not listed.
+ */
+export function linkProblems(hash, extraKeys = [], limit = 5) {
+  const params = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
+  const problems = [];
+  const seen = new Set();
+  const shorten = (text) => (text.length > 60 ? `${text.slice(0, 60)}…` : text);
+  for (const [key, value] of params) {
+    if (key === '' || seen.has(key) || extraKeys.includes(key)) continue;
+    seen.add(key);
+    if (!KEYS.includes(key)) problems.push(`${shorten(key)} (no such setting)`);
+    else if (CHOICES[key] && !CHOICES[key].includes(value)) problems.push(`${key}=${shorten(value)} (not one of the choices)`);
+  }
+  if (problems.length <= limit) return problems;
+  return [...problems.slice(0, limit), `and ${problems.length - limit} more`];
+}
+
+/**
  * The URL hash for settings: every setting in use, so a shared link reproduces the run exactly,
  * of the SAM hyperparameters only the chosen mode's, right after `sam`; optional settings left
  * empty (ρ_min, n-step's α, ρ schedule, late-phase and SWA start) are left out.

@@ -31,6 +31,8 @@
 //   {type:'eval', step, epoch, loss, accuracy, samples, swa?}   swa (only with config.swaStart):
 //                                     {loss, accuracy, samples} of the SWA average, null before it starts
 //   {type:'saved', bytes, step}       {type:'loaded', step}
+//   {type:'snapshot', bytes, step}    (after every evaluation: the weights, kept in the page's
+//                                      memory for Restart after a crash or a lost device)
 //   {type:'sharpness', reason:'track'|'measure', step, ms, loss, accuracy, rows, hvpStep, eigenvalues,
 //    trace, worstCase, adaptiveWorstCase, gradients, request}   step: the training step measured at
 //   {type:'landscape', step, ms, kind, axis, loss, accuracy, rows, request}   loss/accuracy: rows of values
@@ -164,7 +166,9 @@ const FIELD_PATTERNS = [
 ];
 
 function fieldOf(message) {
-  for (const [field, pattern] of FIELD_PATTERNS) if (pattern.test(message)) return field;
+  // Not the list of keys or the example that follow some messages ("unknown key …; the keys are …").
+  const about = message.replace(/; the keys are .*$| such as .*$/, '');
+  for (const [field, pattern] of FIELD_PATTERNS) if (pattern.test(about)) return field;
   return undefined;
 }
 
@@ -225,7 +229,7 @@ function snapshot() {
 // Commands
 
 async function loadData(name) {
-  if (!DATASET_LABELS[name]) {
+  if (!Object.hasOwn(DATASET_LABELS, name)) {
     throw new UserError(`There is no data set called "${name}".`, { field: 'dataset', hint: 'Choose MNIST, Fashion-MNIST or CIFAR-10.' });
   }
   if (!dataCache.has(name)) {
@@ -325,7 +329,7 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     lastEvalStep = -1;
     chunkSteps = 1;
     nextTrackStep = null;
-    swa = config.swaStart !== undefined && config.swaStart !== null;
+    swa = config?.swaStart !== undefined && config?.swaStart !== null;
     // CIFAR-10 comes from the user's files ('cifar10' alone has none: the message says so).
     const cifar = dataset === 'cifar10' || dataset?.kind === 'cifar10';
     const name = cifar ? 'cifar10' : dataset;
@@ -335,6 +339,10 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     const counts = { trainCount: num(data.trainCount), testCount: num(data.testCount) };
     try {
       trainer = await wasm.Trainer.create(config, data);
+    } catch (err) {
+      // A config the Trainer refuses names its key: put the message beside that setting.
+      const error = classify(err);
+      throw error.fatal ? err : new UserError(error.message, { field: fieldOf(error.message) });
     } finally {
       // The trainer keeps its own copy (on the GPU); a cached CIFAR-10 Dataset stays for the next.
       if (data !== cifarCache?.data) data.free();
@@ -375,6 +383,11 @@ async function evaluateNow() {
   const s = snapshot();
   lastEvalStep = s.step;
   post({ ...message, step: s.step, epoch: s.epoch });
+  // Keep a copy of the weights in the page's memory at every evaluation, so that after a lost
+  // device or a crashed engine Restart can go on from here (the GPU's copy is gone then).
+  const saved = await trainer.saveWeights();
+  const bytes = saved.byteOffset === 0 && saved.byteLength === saved.buffer.byteLength ? saved : saved.slice();
+  post({ type: 'snapshot', bytes, step: s.step }, [bytes.buffer]);
 }
 
 function evaluate() {

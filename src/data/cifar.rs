@@ -494,8 +494,31 @@ fn stream_error(e: io::Error, offset: u64, limit: u64) -> DataError {
             source,
         },
         Ok(StreamFault::TooLarge) => DataError::ArchiveTooLarge { limit },
-        Err(source) => DataError::Tar { offset, source },
+        Err(source) => DataError::Tar {
+            offset,
+            source: readable_tar_error(source),
+        },
     }
+}
+
+/// The tar crate quotes raw header bytes in some errors ("numeric field was not a number: <bytes>
+/// when getting cksum for <bytes>"), which for a file that is not a tar are binary noise, line
+/// breaks included: name the field instead, and keep any other message to one printable line.
+fn readable_tar_error(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    let reason = if text.starts_with("numeric field") {
+        let field = text
+            .split_once(" when getting ")
+            .and_then(|(_, tail)| tail.split_once(" for "))
+            .map_or("numeric", |(field, _)| field);
+        format!("the {field} field of a header is not a number")
+    } else {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect()
+    };
+    io::Error::new(e.kind(), reason)
 }
 
 /// Walks the tar entries in raw mode (no pax or GNU processing by the tar crate, so nothing is

@@ -70,7 +70,7 @@ impl Images {
 pub enum DataError {
     #[error(
         "{kind} file has magic number 0x{found:08x} ({found}), expected 0x{expected:08x} ({expected}){}; is this an IDX file? labels and images swapped? re-create it with `npm run prepare-data`",
-        swapped_hint(*found, *expected)
+        magic_hint(*found, *expected)
     )]
     BadMagic {
         kind: &'static str,
@@ -224,11 +224,34 @@ pub enum DataError {
     },
 }
 
-fn swapped_hint(found: u32, expected: u32) -> &'static str {
+/// What a wrong magic number is, when it is recognisable: the other IDX file of a pair, or an
+/// IDX file of another element type or number of dimensions.
+fn magic_hint(found: u32, expected: u32) -> String {
     match (found, expected) {
-        (LABELS_MAGIC, IMAGES_MAGIC) => " (that is the magic of a labels file)",
-        (IMAGES_MAGIC, LABELS_MAGIC) => " (that is the magic of an images file)",
-        _ => "",
+        (LABELS_MAGIC, IMAGES_MAGIC) => return " (that is the magic of a labels file)".into(),
+        (IMAGES_MAGIC, LABELS_MAGIC) => return " (that is the magic of an images file)".into(),
+        _ => {}
+    }
+    if found >> 16 != 0 {
+        return String::new();
+    }
+    let [_, _, element, dims] = found.to_be_bytes();
+    let element_name = match element {
+        0x08 => "unsigned byte",
+        0x09 => "signed byte",
+        0x0B => "int16",
+        0x0C => "int32",
+        0x0D => "float32",
+        0x0E => "float64",
+        _ => return String::new(),
+    };
+    if element != 0x08 {
+        format!(" (an IDX file of {element_name} elements, type 0x{element:02x}; samlab reads unsigned bytes, type 0x08)")
+    } else {
+        format!(
+            " (an IDX file with {dims} dimension(s); expected {})",
+            expected & 0xff
+        )
     }
 }
 

@@ -161,6 +161,15 @@ impl Builder {
                 self.shape
             ));
         };
+        // Kernels index the flat vector with u32, and the sizes below must not overflow usize
+        // (32 bits on wasm32): refuse absurd widths here, before any product is taken.
+        let total = self.layout.total_len as u128 + out as u128 * (features as u128 + 1);
+        if total > u32::MAX as u128 {
+            return Err(format!(
+                "layer {name} ({features} → {out}) would bring the model to {total} parameters, more than the {} a GPU buffer can index; use narrower hidden widths",
+                u32::MAX
+            ));
+        }
         let bound = Init::Uniform(1.0 / (features as f32).sqrt());
         let weight = self.param(
             format!("{name}.weight"),

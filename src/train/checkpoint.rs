@@ -74,7 +74,7 @@ pub fn to_safetensors_with_counters(
 /// Reads a checkpoint into a flat vector for `layout`, checking every name, dtype and shape.
 pub fn from_safetensors(layout: &ParamLayout, bytes: &[u8]) -> Result<Vec<f32>, CheckpointError> {
     let file = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| CheckpointError::Format(e.to_string()))?;
+        .map_err(|e| CheckpointError::Format(describe_format_error(bytes, e)))?;
     let mut flat = vec![0.0f32; layout.total_len];
     for spec in &layout.specs {
         let tensor = file
@@ -123,6 +123,70 @@ pub fn from_safetensors(layout: &ParamLayout, bytes: &[u8]) -> Result<Vec<f32>, 
         });
     }
     Ok(flat)
+}
+
+/// The safetensors crate's terse parse errors ("header too large") as a sentence that says what is
+/// wrong with this file. A safetensors file is an 8-byte little-endian header length, that many
+/// bytes of JSON header (each tensor's dtype, shape and data offsets), then the tensor data.
+fn describe_format_error(bytes: &[u8], e: safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    let header_len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let n = header_len.unwrap_or(0);
+    match e {
+        E::HeaderTooSmall => format!(
+            "the file is {} bytes, too short for the 8-byte header length a safetensors file starts with",
+            bytes.len()
+        ),
+        E::HeaderTooLarge => format!(
+            "its first 8 bytes give a header length of {n} bytes, more than the 100 MB limit; it is not a safetensors file, or it is corrupt"
+        ),
+        E::InvalidHeaderLength => format!(
+            "its header length ({n} bytes) runs past the end of the {}-byte file; the file is truncated or not a safetensors file",
+            bytes.len()
+        ),
+        E::InvalidHeader(source) => {
+            format!("the header is not UTF-8 text ({source}); it is not a safetensors file")
+        }
+        E::InvalidHeaderDeserialization(source) => {
+            format!("the header is not valid safetensors JSON ({source})")
+        }
+        E::MetadataIncompleteBuffer => {
+            let data = (bytes.len() as u64).saturating_sub(8 + n);
+            let declared = header_data_len(bytes, n);
+            match declared {
+                Some(declared) if declared > data => format!(
+                    "the header describes {declared} bytes of tensor data but only {data} follow; the file is truncated"
+                ),
+                Some(declared) => format!(
+                    "the header describes {declared} bytes of tensor data but {data} follow; the file has {} bytes too many",
+                    data - declared
+                ),
+                None => format!("the tensor data ({data} bytes) does not match the header"),
+            }
+        }
+        E::InvalidOffset(name) => format!(
+            "tensor {name:?} has data offsets that overlap or leave a gap; the file is corrupt"
+        ),
+        E::TensorInvalidInfo => {
+            "a tensor's data offsets do not match its shape and dtype; the file is corrupt".into()
+        }
+        E::ValidationOverflow => "a tensor's shape is so large that its size overflows".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The end of the tensor data a header of `header_len` bytes declares (the largest data offset).
+fn header_data_len(bytes: &[u8], header_len: u64) -> Option<u64> {
+    let end = 8usize.checked_add(usize::try_from(header_len).ok()?)?;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..end)?).ok()?;
+    header
+        .as_object()?
+        .iter()
+        .filter(|(key, _)| *key != "__metadata__")
+        .filter_map(|(_, info)| info.get("data_offsets")?.get(1)?.as_u64())
+        .max()
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a

@@ -82,10 +82,36 @@ impl Default for TrainConfig {
     }
 }
 
+/// The GPU computes in 32-bit floats: a hyperparameter beyond their range (about 3.4e38) would
+/// become infinite there, so it is refused with its name rather than trained with.
+fn fits_f32(name: &str, value: f64) -> Result<(), String> {
+    if value.abs() > f32::MAX as f64 {
+        return Err(format!(
+            "{name} = {value:e} is too large: the GPU computes in 32-bit floats, whose largest value is about 3.4e38"
+        ));
+    }
+    Ok(())
+}
+
 impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.optimizer.validate()?;
         self.sam.validate()?;
+        let sam = &self.sam;
+        for (name, value) in [
+            ("lr", self.optimizer.lr),
+            ("weight_decay", self.optimizer.weight_decay),
+            ("rho", sam.rho()),
+            ("eta", sam.eta()),
+            ("alpha", sam.alpha()),
+            ("sigma", sam.sigma()),
+            ("lambda", sam.lambda()),
+            ("gamma", sam.gamma()),
+            ("beta", sam.beta()),
+            ("rho_min", sam.rho_min()),
+        ] {
+            fits_f32(name, value)?;
+        }
         if let Some(fraction) = self.swa_start {
             if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
                 return Err(format!(
@@ -491,6 +517,7 @@ impl Trainer {
                 "lr must be a finite number > 0, got {lr}"
             )));
         }
+        fits_f32("lr", lr).map_err(TrainError::Config)?;
         self.base_lr = lr;
         Ok(())
     }
@@ -502,6 +529,7 @@ impl Trainer {
                 "rho must be a finite number ≥ 0, got {rho}"
             )));
         }
+        fits_f32("rho", rho).map_err(TrainError::Config)?;
         self.rho = rho;
         Ok(())
     }

@@ -87,6 +87,13 @@ const KEYS: &[&str] = &[
     "baseWidth",
 ];
 
+/// A whole number that must also fit usize (32 bits on wasm32), so a huge value is refused with
+/// its own number rather than wrapped into a small one.
+fn whole_usize(name: &str, value: f64, min: f64) -> Result<usize, String> {
+    let v = whole(name, value, min)?;
+    usize::try_from(v).map_err(|_| format!("{name} must be at most {}, got {value}", usize::MAX))
+}
+
 fn whole(name: &str, value: f64, min: f64) -> Result<u64, String> {
     if value.is_finite() && value.fract() == 0.0 && value >= min && value <= 9.0e15 {
         Ok(value as u64)
@@ -103,6 +110,7 @@ impl WebConfig {
             WebConfig::default()
         } else {
             check_keys(&value)?;
+            check_types(&value)?;
             serde_wasm_bindgen::from_value(value)
                 .map_err(|e| JsError::new(&format!("invalid config: {e}")))?
         };
@@ -144,7 +152,7 @@ impl WebConfig {
             None => defaults.hidden.clone(),
             Some(widths) => widths
                 .iter()
-                .map(|&w| whole("hidden", w, 1.0).map(|w| w as usize))
+                .map(|&w| whole_usize("hidden", w, 1.0))
                 .collect::<Result<_, _>>()?,
         };
         let config = TrainConfig {
@@ -212,11 +220,11 @@ impl WebConfig {
                 None => Schedule::Constant,
                 Some(text) => Schedule::parse(&text)?,
             },
-            batch_size: whole(
+            batch_size: whole_usize(
                 "batchSize",
                 self.batch_size.unwrap_or(defaults.batch_size as f64),
                 1.0,
-            )? as usize,
+            )?,
             epochs: whole("epochs", self.epochs.unwrap_or(defaults.epochs as f64), 1.0)?
                 .min(u32::MAX as u64) as u32,
             seed: whole("seed", self.seed.unwrap_or(0.0), 0.0)?,
@@ -261,6 +269,46 @@ fn check_keys(value: &JsValue) -> Result<(), JsError> {
         "invalid config",
         "{optimizer: \"sgd\", sam: \"sam\"}",
     )
+}
+
+/// serde's type errors do not say which key they are about ("invalid type: string \"0.1\",
+/// expected f64"): check each value's JS type first, and name the key and what it got.
+fn check_types(value: &JsValue) -> Result<(), JsError> {
+    for entry in js_sys::Object::entries(&js_sys::Object::from(value.clone())).iter() {
+        let pair = js_sys::Array::from(&entry);
+        let (key, v) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
+        if v.is_undefined() || v.is_null() {
+            continue; // the default
+        }
+        let (ok, wanted) = match key.as_str() {
+            "model" | "optimizer" | "sam" | "rhoSchedule" | "schedule" => {
+                (v.is_string(), "a string")
+            }
+            "nesterov" | "shuffle" | "augment" => (v.as_bool().is_some(), "true or false"),
+            "hidden" => (
+                js_sys::Array::is_array(&v)
+                    && js_sys::Array::from(&v).iter().all(|w| w.as_f64().is_some()),
+                "an array of numbers",
+            ),
+            _ => (v.as_f64().is_some(), "a number"),
+        };
+        if !ok {
+            let got = if let Some(text) = v.as_string() {
+                format!("the string {text:?}")
+            } else if js_sys::Array::is_array(&v) {
+                "an array".to_string()
+            } else {
+                format!(
+                    "a value of type {}",
+                    v.js_typeof().as_string().unwrap_or_default()
+                )
+            };
+            return Err(JsError::new(&format!(
+                "invalid config: {key} must be {wanted}, got {got}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Rejects anything but a plain object whose keys are all in `keys`, naming the bad key.

@@ -283,6 +283,33 @@ test('a crashed engine shows a banner; Restart starts a fresh one and reloads th
   }
 });
 
+test('after a crash with nothing saved, Restart goes on from the weights of the last evaluation', async () => {
+  const { page, context, errors } = await openPage(env, { hash: smallHash({ epochs: '2' }) });
+  try {
+    await waitForState(page, 'ready');
+    await page.click('#start');
+    // Past the first evaluations: the page holds a copy of the weights from the last one.
+    await page.waitForFunction(() => window.samlab.evals.length >= 3 && window.samlab.evals.at(-1).accuracy > 0.6, null, { timeout: 60_000 });
+    await page.click('#pause');
+    await waitForState(page, 'paused');
+    const before = await page.evaluate(() => window.samlab.evals.at(-1).accuracy);
+
+    await page.evaluate(() => window.samlab.simulateCrash());
+    await waitForState(page, 'crashed', 20_000);
+    assert.match(await page.locator('#banner-hint').innerText(), /Restart loads back the weights of step \d+/);
+    await page.click('#restart');
+    await waitForState(page, 'ready');
+    // The fresh engine's own evaluation (the list restarts with the engine), then the restored one.
+    await page.waitForFunction(() => window.samlab.evals.length === 2);
+    const [fresh, { accuracy: restored }] = await page.evaluate(() => window.samlab.evals);
+    assert.ok(fresh.accuracy < 0.3, `fresh model ${fresh.accuracy}`);
+    assert.ok(Math.abs(restored - before) < 0.05, `restored ${restored} vs before the crash ${before}`);
+    assertNoErrors(errors, [/simulated engine crash/]);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a worker that stops answering is caught by the watchdog and can be restarted', async () => {
   const { page, context, errors } = await openPage(env, { hash: `${smallHash({ epochs: '2' })}&watchdog=4` });
   try {
