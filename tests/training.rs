@@ -320,3 +320,36 @@ fn swa_average_is_the_mean_of_the_iterates_since_its_start() {
     assert_eq!(swa.samples, 2000);
     assert!(swa.accuracy > 0.8, "SWA average accuracy {}", swa.accuracy);
 }
+
+/// A lost device (destroyed here, as a driver reset would) surfaces as `DeviceLost` on the next
+/// readback, with a message that says what to do; nothing panics, and the weights read before the
+/// loss are what a restart would load.
+#[test]
+fn a_lost_device_is_an_ordinary_error_on_the_next_read() {
+    let dataset = embedded_mnist();
+    let gpu = gpu(); // a device of its own: the test destroys it
+    let config = TrainConfig {
+        epochs: 1,
+        hidden: vec![16],
+        ..sam_config()
+    };
+    let mut trainer = Trainer::new(&gpu, config, &dataset, None).unwrap();
+    for _ in 0..3 {
+        trainer.step();
+    }
+    let kept = block_on(trainer.weights()).unwrap();
+    assert!(kept.iter().all(|v| v.is_finite()));
+    gpu.lose_device();
+    trainer.step();
+    let error = block_on(trainer.take_train_metrics())
+        .expect_err("a read after the loss must fail")
+        .to_string();
+    assert!(
+        error.contains("device was lost") && error.contains("restart"),
+        "unexpected message: {error}"
+    );
+    assert!(
+        block_on(trainer.weights()).is_err(),
+        "every later read fails too"
+    );
+}

@@ -814,6 +814,7 @@ window.samlab = Object.freeze({
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */
   simulateCrash() { send({ type: '__crash' }); },
   simulateHang() { send({ type: '__hang' }); },
+  loseDevice() { send({ type: '__loseDevice' }); },
 });
 
 main();

@@ -704,6 +704,12 @@ const commands = {
     });
     return true;
   },
+  // A real lost device: the wasm destroys its GPU device; the next step reports the loss.
+  async __loseDevice() {
+    needTrainer();
+    await exclusive(() => trainer.loseDevice());
+    return true;
+  },
   async __hang() {
     hung = true;
     self.onmessage = null;

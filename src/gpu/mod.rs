@@ -168,6 +168,19 @@ impl Gpu {
         }))
     }
 
+    /// Destroys the device, as a driver reset or a browser's GPU-process crash would: the
+    /// device-lost callback records the fault and every later readback reports it. For tests of
+    /// the recovery paths (the page's Restart, the CLI's error).
+    pub fn lose_device(&self) {
+        // Native wgpu reports a destroyed device through validation errors rather than the lost
+        // callback, so record the loss as the callback would, then destroy.
+        self.fault
+            .lock()
+            .expect("fault slot poisoned")
+            .get_or_insert(GpuError::DeviceLost("destroyed by a test".into()));
+        self.device.destroy();
+    }
+
     /// The first device loss or uncaptured GPU error seen so far, if any.
     pub fn check_health(&self) -> Result<(), GpuError> {
         match self.fault.lock().expect("fault slot poisoned").as_ref() {

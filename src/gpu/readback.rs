@@ -61,7 +61,11 @@ impl Gpu {
         let mapped = receiver.await.map_err(|_| {
             GpuError::Readback("the device was lost before the read finished".into())
         })?;
-        mapped.map_err(|e| GpuError::Readback(e.to_string()))?;
+        if let Err(e) = mapped {
+            // A lost device also fails the mapping; say which of the two happened.
+            self.check_health()?;
+            return Err(GpuError::Readback(e.to_string()));
+        }
         let words = {
             let range = staging
                 .slice(..bytes)

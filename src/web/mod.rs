@@ -330,6 +330,13 @@ impl Trainer {
         })
     }
 
+    /// Test hook: destroys the GPU device, as a driver reset would (tests/page: the page must say
+    /// so and Restart must carry on from the weights it kept).
+    #[wasm_bindgen(js_name = loseDevice)]
+    pub fn lose_device(&self) {
+        self.inner.borrow().gpu().lose_device();
+    }
+
     #[wasm_bindgen(js_name = setLearningRate)]
     pub fn set_learning_rate(&self, lr: f64) -> Result<(), JsError> {
         self.inner

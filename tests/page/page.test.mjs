@@ -310,6 +310,31 @@ test('after a crash with nothing saved, Restart goes on from the weights of the 
   }
 });
 
+test('a lost GPU device is reported in plain words, and Restart goes on from the kept weights', async () => {
+  const { page, context, errors } = await openPage(env, { hash: smallHash({ epochs: '2' }) });
+  try {
+    await waitForState(page, 'ready');
+    await page.click('#start');
+    await page.waitForFunction(() => window.samlab.evals.length >= 3 && window.samlab.evals.at(-1).accuracy > 0.6, null, { timeout: 60_000 });
+    await page.click('#pause');
+    await waitForState(page, 'paused');
+    const before = await page.evaluate(() => window.samlab.evals.at(-1).accuracy);
+    await page.evaluate(() => window.samlab.loseDevice());
+    await page.click('#step'); // the next GPU work meets the lost device
+    await waitForState(page, 'crashed', 30_000);
+    assert.match(await page.locator('#banner-message').innerText(), /GPU device was lost/);
+    assert.match(await page.locator('#banner-hint').innerText(), /Restart loads back the weights of step \d+/);
+    await page.click('#restart');
+    await waitForState(page, 'ready');
+    await page.waitForFunction(() => window.samlab.evals.length === 2);
+    const restored = await page.evaluate(() => window.samlab.evals[1].accuracy);
+    assert.ok(Math.abs(restored - before) < 0.05, `restored ${restored} vs before the loss ${before}`);
+    assertNoErrors(errors, [/device was lost|lost|destroyed/i]);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a worker that stops answering is caught by the watchdog and can be restarted', async () => {
   const { page, context, errors } = await openPage(env, { hash: `${smallHash({ epochs: '2' })}&watchdog=4` });
   try {
