@@ -80,6 +80,21 @@ for m in "${D3_MODULES[@]}"; do
   cp "node_modules/$m/dist/$m.min.mjs" dist/vendor/
 done
 
+# What dist/ was built from (the page tests compare www/ against it, since dist/ is minified).
+node -e '
+  const fs = require("fs"), crypto = require("crypto");
+  const sums = {};
+  for (const f of fs.readdirSync("www").sort()) {
+    if (fs.statSync("www/" + f).isFile()) sums[f] = crypto.createHash("sha256").update(fs.readFileSync("www/" + f)).digest("hex");
+  }
+  fs.writeFileSync("dist/sources.json", JSON.stringify(sums, null, 1) + "\n");
+'
+# Minify the page's modules and uPlot in dist/ (www/ keeps the readable sources): each file on its
+# own (no bundling), so imports, the worker and the import map stay as they are.
+minify=(dist/*.js dist/pkg/samlab.js dist/vendor/uPlot.esm.js)
+node_modules/.bin/esbuild "${minify[@]}" --minify --format=esm --target=es2022 --outdir=dist \
+  --outbase=dist --allow-overwrite --log-level=warning
+
 idx_names=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
 for ds in mnist fashion-mnist; do
   have=1
@@ -107,7 +122,7 @@ while IFS= read -r -d '' f; do
   total_raw=$((total_raw + $(raw "$f")))
   total_gz=$((total_gz + $(gz "$f")))
 done < <(printf '%s\0' dist/pkg/samlab.js dist/pkg/samlab_bg.wasm dist/vendor/uPlot.esm.js
-  find www -type f \( -name '*.js' -o -name '*.mjs' \) -print0)
+  find dist -maxdepth 1 -type f \( -name '*.js' -o -name '*.mjs' \) -print0)
 say "$(printf '%-25s %10s raw  %10s gzip -9' 'wasm + JS transferred' "$(kb $total_raw)" "$(kb $total_gz)")"
 d3_raw=0 d3_gz=0
 for m in "${D3_MODULES[@]}"; do

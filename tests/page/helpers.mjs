@@ -1,6 +1,7 @@
 // Shared set-up for the page tests (and bench/browser.mjs): serve dist/ in-process, launch the
 // system Chromium with WebGPU (SwiftShader here), open the page and collect its errors.
 
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,11 +26,14 @@ export function checkPrerequisites() {
   if (missing.length) {
     throw new Error(`dist/ is missing or incomplete (no ${missing.map((f) => `dist/${f}`).join(', ')}): run \`npm run build\` first`);
   }
-  // The tests drive dist/, which is a copy of www/: a stale copy would test old code.
+  // The tests drive dist/, built (and minified) from www/: a stale build would test old code.
+  // The build records the sha256 of every www/ file it used in dist/sources.json.
+  const sumsFile = path.join(DIST, 'sources.json');
+  const built = existsSync(sumsFile) ? JSON.parse(readFileSync(sumsFile, 'utf8')) : {};
   const pageFiles = readdirSync(path.join(ROOT, 'www'), { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
   const stale = pageFiles.filter((f) => {
-    const built = path.join(DIST, f);
-    return !existsSync(built) || !readFileSync(built).equals(readFileSync(path.join(ROOT, 'www', f)));
+    const sum = createHash('sha256').update(readFileSync(path.join(ROOT, 'www', f))).digest('hex');
+    return built[f] !== sum;
   });
   if (stale.length) {
     throw new Error(`dist/ is older than www/ (${stale.join(', ')} differ): run \`npm run build\` first`);
