@@ -187,6 +187,7 @@ fn header_data_len(bytes: &[u8], header_len: u64) -> Option<u64> {
         .filter(|(key, _)| *key != "__metadata__")
         .filter_map(|(_, info)| info.get("data_offsets")?.get(1)?.as_u64())
         .max()
+        .or(Some(0))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
