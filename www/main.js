@@ -7,10 +7,11 @@
 // Restart makes a fresh one.
 
 import {
-  DEFAULT_LR, KEYS, LIVE_KEYS, MODEL_INFO, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
-  SAM_RUN_KEYS, fromHash, isActive, linkProblems, parseNumber, passesPerStep, samParams, structureKey, swaOn, toHash,
-  toTrainerConfig, validate, withSamMode,
+  DEFAULT_LR, HIDEABLE, KEYS, LIVE_KEYS, MODEL_INFO, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
+  SAM_RUN_KEYS, fromHash, isActive, isHidden, linkHash, linkProblems, parseNumber, passesPerStep, samParams, structureKey,
+  swaOn, toHash, toTrainerConfig, trackFromHash, validate, viewFromHash, withEmbed, withSamMode, withoutEmbed,
 } from './settings.js';
+import { chartsPng, curvatureRow, fileStem, testRow, toCsv, toJsonExport, trainRow } from './export.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,6 +59,11 @@ const page = {
   linkHash: '', // the URL hash the page was opened (or navigated) with: its SAM hyperparameters come back with its mode
   cifar: null, // {files: File[], key}: the CIFAR-10 file(s) the user chose (a link cannot carry them)
   cifarPicks: 0, // counts the user's choices, so choosing the same file again builds afresh
+  view: viewFromHash(''), // what the link hides, and embed=1 (settings.js, viewFromHash)
+  revealed: new Set(), // names the link hides that were shown for a message (renderView)
+  records: [], // every point of this run for the exports: export.js rows (train, test, curvature)
+  lastCopied: null, // {what: 'link' | 'embed', text, how: 'clipboard' | 'selection' | null}
+  shareTimer: 0,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -122,7 +128,7 @@ function onSettingInput(event) {
     delete page.workerErrors.optimizer; // MSAM's "needs SGD with momentum"
   }
   delete page.workerErrors[key];
-  history.replaceState(null, '', toHash(readSettings()));
+  updateUrl();
   render();
   clearTimeout(page.syncTimer);
   page.syncTimer = setTimeout(syncTrainer, SETTINGS_DEBOUNCE_MS);
@@ -191,6 +197,7 @@ function clearRun() {
   page.latest = null;
   page.lastEval = null;
   page.evals = [];
+  page.records = [];
   page.startClickedAt = null;
   page.firstStepMs = null;
   page.charts?.clear();
@@ -245,12 +252,14 @@ function onWorkerMessage(worker, msg) {
       if (page.startClickedAt !== null && page.firstStepMs === null) {
         page.firstStepMs = performance.now() - page.startClickedAt;
       }
+      page.records.push(trainRow(msg, page.applied.rho));
       page.charts?.addTrain(msg);
       renderStatus();
       break;
     case 'eval':
       page.lastEval = msg;
       page.evals.push(msg);
+      page.records.push(testRow(msg, page.latest?.lr ?? page.applied.lr, page.applied.rho));
       page.charts?.addTest(msg);
       renderStatus();
       break;
@@ -273,9 +282,14 @@ function onWorkerMessage(worker, msg) {
       delete page.workerErrors.load;
       render();
       break;
-    case 'sharpness':
+    case 'sharpness': {
+      const perEpoch = page.info.stepsPerEpoch;
+      const epoch = perEpoch > 0 && Number.isFinite(msg.step) ? msg.step / perEpoch : null;
+      page.records.push(curvatureRow(msg, epoch, page.latest?.lr ?? page.applied.lr, page.applied.rho));
       page.probe?.onSharpness(msg);
+      renderExport();
       break;
+    }
     case 'landscape':
       page.probe?.onLandscape(msg);
       break;
@@ -445,7 +459,7 @@ function useCifarFiles(fileList) {
   if ($('dataset').value !== 'cifar10') {
     $('dataset').value = 'cifar10';
     delete page.workerErrors.dataset;
-    history.replaceState(null, '', toHash(readSettings()));
+    updateUrl();
   }
   render();
   syncTrainer();
@@ -487,8 +501,8 @@ function describeFiles(files) {
   return `${files.length} files (${mb(total)}): ${files.map((f) => f.name).join(', ')}`;
 }
 
-function download(bytes, name) {
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+function download(bytes, name, type = 'application/octet-stream') {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
   const a = document.createElement('a');
   a.href = url;
   a.download = name;
@@ -496,6 +510,186 @@ function download(bytes, name) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The link: URL hash, what it hides, embed=1, Share and Copy embed code
+
+/** Tracking λ_max and tr(H) as the link writes it: the interval as typed while on, else null. */
+function trackParam() {
+  return $('track').checked ? $('trackEvery').value : null;
+}
+
+/** The page's own URL hash: settings, tracking, then the link's view (hidden controls, embed). */
+function currentHash(view = page.view) {
+  return linkHash(readSettings(), { track: trackParam(), view });
+}
+
+/** This page's address with another hash (any query string kept). */
+function pageUrl(hash) {
+  return `${location.href.replace(/#.*$/, '')}${hash}`;
+}
+
+/** Keep the address bar (and so every link the page gives out) in line with the page. */
+function updateUrl() {
+  history.replaceState(null, '', currentHash());
+  $('open-full').href = pageUrl(currentHash(withoutEmbed(page.view)));
+}
+
+/** A link's view and tracking: what it hides, embed=1, `track=N` (tracking on, every N steps). */
+function applyLinkView(hash) {
+  page.view = viewFromHash(hash);
+  page.revealed = new Set();
+  const track = trackFromHash(hash);
+  $('track').checked = track !== null;
+  if (track !== null) $('trackEvery').value = track;
+  page.probe?.syncTracking();
+}
+
+/** The elements each panel name of `NAME_hide` hides (settings hide their `.field`). */
+const PANEL_ELEMENTS = {
+  settings: ['settings'],
+  weights: ['weights-buttons'],
+  export: ['export-buttons'],
+  share: ['share-buttons', 'share-text'],
+  status: ['status'],
+  accuracy: ['chart-accuracy'],
+  loss: ['chart-loss'],
+  readouts: ['chart-sam'],
+  sharpness: ['probe'],
+  track: ['track-controls', 'track-note'],
+  measure: ['measure', 'measure-result'],
+  landscape: ['landscape-row', 'landscape-note', 'landscape-status', 'landscape-error', 'probe-plots'],
+};
+
+function hideTargets(name) {
+  if (KEYS.includes(name)) return [$(name)?.closest('.field')].filter(Boolean);
+  return (PANEL_ELEMENTS[name] ?? []).map((id) => $(id)).filter(Boolean);
+}
+
+/** What the link hides stays hidden, unless it has a message to show (an invalid value would
+ *  otherwise disable Start without a word); then it stays shown (it must not vanish while the
+ *  user fixes it) until a new link. embed=1 is a class on <body> (style.css). */
+function renderView(errors) {
+  document.body.classList.toggle('embed', page.view.embed);
+  const problem = (key) => Boolean(errors[key] ?? page.workerErrors[key]);
+  for (const name of HIDEABLE) {
+    let hide = isHidden(page.view, name) && !page.revealed.has(name);
+    if (hide && KEYS.includes(name)) hide = !problem(name);
+    if (hide && name === 'settings') hide = !KEYS.some(problem);
+    if (hide && name === 'track') hide = !$('trackEvery-error').textContent;
+    if (!hide && isHidden(page.view, name)) page.revealed.add(name);
+    for (const el of hideTargets(name)) el.classList.toggle('link-hidden', hide);
+  }
+}
+
+/** The snippet for a course page: this page with these settings in an 800×600 iframe, embed=1. */
+function embedCode() {
+  const src = pageUrl(currentHash(withEmbed(page.view)))
+    .replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<iframe src="${src}" width="800" height="600" style="border:0" title="samlab: sharpness-aware minimization"`
+    + ' loading="lazy" allow="clipboard-write"></iframe>';
+}
+
+/** Copy with the Clipboard API; where it is missing or refused (an insecure page, an iframe
+ *  without clipboard-write), show the text in a field, select it and try the old copy command. */
+async function copyText(text, what) {
+  const field = $('share-text');
+  field.value = text;
+  let how = null;
+  try {
+    if (navigator.clipboard?.writeText) {
+      await navigator.clipboard.writeText(text);
+      how = 'clipboard';
+    }
+  } catch {
+    // refused: fall back to the selected field
+  }
+  if (how) {
+    field.hidden = true;
+  } else {
+    field.hidden = false;
+    field.focus();
+    field.select();
+    try {
+      if (document.execCommand('copy')) how = 'selection';
+    } catch {
+      // no copy command either: the selected field says what to copy
+    }
+  }
+  page.lastCopied = { what, text, how };
+  const done = what === 'link' ? 'Link copied' : 'Embed code copied';
+  $('share-status').textContent = how ? done : 'Copy the selected text (Ctrl+C or ⌘C)';
+  clearTimeout(page.shareTimer);
+  page.shareTimer = setTimeout(() => { $('share-status').textContent = ''; }, 6000);
+}
+
+function onShare() {
+  updateUrl();
+  copyText(location.href, 'link');
+}
+
+function onCopyEmbed() {
+  updateUrl();
+  copyText(embedCode(), 'embed');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export: metrics as CSV and JSON, the charts as PNG (export.js); the weights are Save weights
+
+function exportStem() {
+  return fileStem(readSettings(), page.info.step ?? 0);
+}
+
+/** The settings in use, as the link holds them (strings, in the link's order). */
+function linkSettings(s) {
+  return Object.fromEntries(new URLSearchParams(toHash(s).replace(/^#/, '')));
+}
+
+function exportJson() {
+  const s = readSettings();
+  const valid = Object.keys(validate(s)).length === 0;
+  const i = page.info;
+  const run = {
+    state: page.state, step: i.step ?? 0, epoch: i.epoch ?? 0, totalSteps: i.totalSteps ?? null,
+    stepsPerEpoch: i.stepsPerEpoch ?? null, passesPerStep: i.passesPerStep ?? null, dataset: i.dataset ?? s.dataset,
+    trainCount: i.trainCount ?? null, testCount: i.testCount ?? null, evalEvery: i.evalEvery ?? null,
+    adapter: i.adapter ?? null,
+  };
+  return toJsonExport({
+    rows: page.records.map((r) => ({ ...r })),
+    settings: linkSettings(s),
+    config: valid ? toTrainerConfig(s).config : null,
+    link: pageUrl(currentHash(withoutEmbed(page.view))),
+    run,
+  });
+}
+
+function onExportCsv() {
+  if (page.records.length === 0) return;
+  download(toCsv(page.records), `${exportStem()}.csv`, 'text/csv');
+}
+
+function onExportJson() {
+  if (page.records.length === 0) return;
+  download(`${JSON.stringify(exportJson(), null, 1)}\n`, `${exportStem()}.json`, 'application/json');
+}
+
+async function onExportPng() {
+  if (!page.charts) return;
+  const s = readSettings();
+  const hidden = isActive(s, 'hidden') ? ` ${s.hidden}` : '';
+  const rho = s.sam !== 'none' ? ` ρ ${s.rho}` : '';
+  const title = `samlab · ${s.dataset} · ${MODEL_INFO[s.model]?.name ?? s.model}${hidden} · ${s.optimizer} lr ${s.lr}`
+    + ` · ${SAM_INFO[s.sam]?.name ?? s.sam}${rho} · step ${page.info.step ?? 0}`;
+  const figures = [...document.querySelectorAll('#charts .chart, #chart-hessian, #landscape-line')];
+  const stem = exportStem();
+  try {
+    const blob = await chartsPng(figures, title);
+    if (blob) download(blob, `${stem}.png`, 'image/png');
+  } catch (err) {
+    showBanner({ message: 'The charts could not be drawn into a PNG.', detail: String(err?.message ?? err) });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,6 +741,7 @@ function render() {
   $('save').disabled = noGpu || !hasTrainer || busy();
   $('load').disabled = noGpu || !(s === 'ready' || s === 'paused' || s === 'done') || busy();
   page.probe?.render();
+  renderView(errors);
   renderStatus();
 }
 
@@ -679,6 +874,14 @@ function renderStatus() {
   let adapter = (info.adapter ?? '').trim();
   if (!adapter || adapter.startsWith('(')) adapter = `${page.adapterHint} ${adapter}`.trim();
   $('status-adapter').textContent = adapter ? `adapter: ${adapter}` : '';
+  renderExport();
+}
+
+function renderExport() {
+  const none = page.records.length === 0;
+  $('export-csv').disabled = none;
+  $('export-json').disabled = none;
+  $('export-png').disabled = none || !page.charts;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -741,8 +944,9 @@ async function main() {
   if (watchdogSeconds >= 1) Object.assign(page.watchdog, { command: watchdogSeconds * 1000, silence: watchdogSeconds * 1000 });
   page.linkHash = location.hash;
   writeSettings(fromHash(location.hash));
+  applyLinkView(location.hash);
   reportLinkProblems();
-  history.replaceState(null, '', toHash(readSettings()));
+  updateUrl();
 
   for (const key of KEYS) $(key).addEventListener('input', onSettingInput);
   $('controls').addEventListener('submit', (event) => event.preventDefault());
@@ -757,12 +961,27 @@ async function main() {
   $('load-file').addEventListener('change', onLoadFile);
   $('cifarFile').addEventListener('click', () => $('cifar-file-input').click());
   $('cifar-file-input').addEventListener('change', onCifarFileInput);
+  $('share').addEventListener('click', onShare);
+  $('copy-embed').addEventListener('click', onCopyEmbed);
+  $('export-csv').addEventListener('click', onExportCsv);
+  $('export-json').addEventListener('click', onExportJson);
+  $('export-png').addEventListener('click', onExportPng);
+  $('track').addEventListener('change', updateUrl);
+  $('trackEvery').addEventListener('input', updateUrl);
   listenForDrops();
   window.addEventListener('hashchange', () => {
-    if (!STRUCTURAL_STATES.has(page.state)) return;
+    // What the link shows and tracks applies at any time; its settings only before a run.
+    // The address then shows what the page uses, as after loading a link.
+    applyLinkView(location.hash);
+    if (!STRUCTURAL_STATES.has(page.state)) {
+      updateUrl();
+      render();
+      return;
+    }
     page.linkHash = location.hash;
     writeSettings(fromHash(location.hash));
     reportLinkProblems();
+    updateUrl();
     render();
     syncTrainer();
   });
@@ -804,6 +1023,19 @@ window.samlab = Object.freeze({
   get hasSavedWeights() { return Boolean(page.lastWeights); },
   /** Names of the CIFAR-10 files chosen (empty when none). */
   get cifarFiles() { return page.cifar ? page.cifar.files.map((f) => f.name) : []; },
+  /** The link's view: {embed, hidden: the names of NAME_hide that are hidden now}. */
+  get view() {
+    const hidden = HIDEABLE.filter((name) => hideTargets(name).some((el) => el.classList.contains('link-hidden')));
+    return { embed: page.view.embed, hidden };
+  },
+  /** What Share copies (this page's link) and what Copy embed code copies. */
+  get link() { return pageUrl(currentHash()); },
+  get embedCode() { return embedCode(); },
+  /** The last copy: {what: 'link' | 'embed', text, how: 'clipboard' | 'selection' | null}. */
+  get lastCopied() { return page.lastCopied && { ...page.lastCopied }; },
+  /** The rows of the CSV/JSON exports (export.js COLUMNS), and the JSON export itself. */
+  get exportRows() { return page.records.map((r) => ({ ...r })); },
+  exportJson() { return exportJson(); },
   /** The sharpness panel: {tracking: {on, every}, series: {step, lambda, trace, traceError} (the
    *  tracked measurements of this run), drawn (points in its chart), lastMeasure ("Measure now"),
    *  line and plane (the last landscapes, as the worker sent them), planeContours (contour-line

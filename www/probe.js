@@ -91,7 +91,8 @@ export class ProbePanel {
     this.appliedTracking = null; // the `track` message the worker has (its JSON)
     this.drawPlane = null; // landscape.js's renderPlane once loaded
 
-    $('trackEvery').value = String(DEFAULT_TRACK_EVERY);
+    // A link's `track=N` (main.js) may have filled it already.
+    if ($('trackEvery').value === '') $('trackEvery').value = String(DEFAULT_TRACK_EVERY);
     $('landscapePoints').value = String(LANDSCAPE_POINTS.line);
     $('landscapeSpan').value = '1';
     this.kind = $('landscapeKind').value;

@@ -577,6 +577,16 @@ export function linkProblems(hash, extraKeys = [], limit = 5) {
   for (const [key, value] of params) {
     if (key === '' || seen.has(key) || extraKeys.includes(key)) continue;
     seen.add(key);
+    if (key === 'embed' || key === 'track') {
+      if (key === 'embed' && parseFlag(value) === null) problems.push(`embed=${shorten(value)} (1 or 0)`);
+      continue;
+    }
+    if (key.endsWith(HIDE_SUFFIX)) {
+      const name = key.slice(0, -HIDE_SUFFIX.length);
+      if (!HIDEABLE.includes(name)) problems.push(`${shorten(key)} (no such control)`);
+      else if (parseFlag(value) === null) problems.push(`${key}=${shorten(value)} (true or false)`);
+      continue;
+    }
     if (!KEYS.includes(key)) problems.push(`${shorten(key)} (no such setting)`);
     else if (CHOICES[key] && !CHOICES[key].includes(value)) problems.push(`${key}=${shorten(value)} (not one of the choices)`);
   }
@@ -603,4 +613,95 @@ export function toHash(s) {
     }
   }
   return '#' + params.toString().replace(/%2C/gi, ',');
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The link's view: what the page shows (embedding in course pages), besides the settings.
+
+/**
+ * Parts of the page a link can hide with `NAME_hide=true`, besides every setting (a setting's key
+ * hides its field): the Settings box, the button groups, the status line, each chart, the
+ * sharpness panel and its parts. main.js maps each name to its elements (docs/web.md).
+ */
+export const PANELS = Object.freeze([
+  'settings', 'weights', 'export', 'share', 'status', 'accuracy', 'loss', 'readouts', 'sharpness', 'track', 'measure',
+  'landscape',
+]);
+/** Every name `NAME_hide` accepts: the settings' keys, then the panels. */
+export const HIDEABLE = Object.freeze([...KEYS, ...PANELS.filter((p) => !KEYS.includes(p))]);
+/** What `embed=1` hides unless the link says `NAME_hide=false`. */
+export const EMBED_HIDDEN = Object.freeze(['weights']);
+const HIDE_SUFFIX = '_hide';
+
+/** "true"/"1"/"" → true, "false"/"0" → false, anything else → null. */
+function parseFlag(value) {
+  const v = String(value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  return null;
+}
+
+/**
+ * The view a URL hash asks for: `{embed, hide: {name: bool}, entries}`. `embed` (`embed=1`) is the
+ * chrome-less mode for iframes; `hide` holds what the link said about each name (`lr_hide=true`,
+ * `weights_hide=false`); `entries` are these parameters in the link's order, normalised
+ * (`embed=1`, `NAME_hide=true|false`), so the page's own link gives them back as they came.
+ * Unknown names and unreadable values are left out (linkProblems lists them).
+ */
+export function viewFromHash(hash) {
+  const params = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
+  const view = { embed: false, hide: {}, entries: [] };
+  const seen = new Set();
+  for (const [key, value] of params) {
+    if (seen.has(key)) continue;
+    const flag = parseFlag(value);
+    if (key === 'embed') {
+      seen.add(key);
+      if (flag) {
+        view.embed = true;
+        view.entries.push(['embed', '1']);
+      }
+    } else if (key.endsWith(HIDE_SUFFIX) && flag !== null) {
+      const name = key.slice(0, -HIDE_SUFFIX.length);
+      if (!HIDEABLE.includes(name)) continue;
+      seen.add(key);
+      view.hide[name] = flag;
+      view.entries.push([key, String(flag)]);
+    }
+  }
+  return view;
+}
+
+/** Does this view hide `name`? What the link said, else embed's defaults (EMBED_HIDDEN). */
+export function isHidden(view, name) {
+  if (view && Object.hasOwn(view.hide, name)) return view.hide[name];
+  return Boolean(view?.embed) && EMBED_HIDDEN.includes(name);
+}
+
+/** The same view with `embed=1` (first, when the view did not have it). */
+export function withEmbed(view) {
+  if (view.embed) return view;
+  return { ...view, embed: true, entries: [['embed', '1'], ...view.entries] };
+}
+
+/** The view without `embed` (the full page with the same hidden controls). */
+export function withoutEmbed(view) {
+  return { ...view, embed: false, entries: view.entries.filter(([key]) => key !== 'embed') };
+}
+
+/** The tracking interval a link gives (`track=N`: tracking λ_max and tr(H) on, every N steps), or null. */
+export function trackFromHash(hash) {
+  return new URLSearchParams(String(hash ?? '').replace(/^#/, '')).get('track');
+}
+
+/**
+ * The page's own link (its URL hash): the settings as toHash writes them, then `track=N` while
+ * tracking is on (N as typed), then the view's parameters in the order the link gave them.
+ */
+export function linkHash(s, { track = null, view = null } = {}) {
+  let hash = toHash(s);
+  if (track !== null && track !== undefined) hash += `&track=${encodeURIComponent(String(track))}`;
+  for (const [key, value] of view?.entries ?? []) hash += `&${key}=${value}`;
+  return hash;
 }
