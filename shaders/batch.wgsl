@@ -37,11 +37,7 @@ struct Cursor {
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;
 @group(0) @binding(5) var<storage, read_write> labels: array<u32>;
 
-fn hash(v: u32) -> u32 {
-    let state = v * 747796405u + 2891336453u;
-    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-    return (word >> 22u) ^ word;
-}
+//#include random
 
 fn byte_at(index: u32) -> u32 {
     return (pixels[index / 4u] >> (8u * (index % 4u))) & 0xFFu;
@@ -63,7 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let channel = min(feature / PLANE, 2u);
     var byte = 0u;
 //#if AUGMENT
-    let r = hash(hash(SEED ^ hash(cursor.salt)) + position);
+    let r = pcg(pcg(SEED ^ pcg(cursor.salt)) + position);
     let span = 2u * PAD + 1u;
     let dy = i32(r % span) - i32(PAD);
     let dx = i32((r / span) % span) - i32(PAD);

@@ -18,18 +18,13 @@ struct Step {
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;  // y forward, dx backward
 @group(0) @binding(2) var<uniform> step: Step;
 
-// PCG-style integer hash (one LCG step and an output permutation), good enough for masks.
-fn hash(v: u32) -> u32 {
-    let state = v * 747796405u + 2891336453u;
-    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-    return (word >> 22u) ^ word;
-}
+//#include random
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let i = (wg.y * nwg.x + wg.x) * 256u + lane;
     if (i >= LEN) { return; }
-    let bits = hash(hash(hash(step.seed ^ (LAYER * 0x9E3779B9u)) + step.step) + i);
+    let bits = pcg(pcg(pcg(step.seed ^ (LAYER * 0x9E3779B9u)) + step.step) + i);
     // Top 24 bits as a uniform in [0, 1).
     let u = f32(bits >> 8u) / 16777216.0;
     var keep = 0.0;

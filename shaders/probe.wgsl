@@ -61,28 +61,7 @@ struct Coefficients {
 @group(0) @binding(2) var<storage, read> rows: array<vec4<u32>>;
 //#endif
 
-fn pcg(v: u32) -> u32 {
-    let state = v * 747796405u + 2891336453u;
-    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-    return (word >> 22u) ^ word;
-}
-
-fn unit_uniform(bits: u32) -> f32 {
-    return f32(bits >> 8u) / 16777216.0;
-}
-
-// Marsaglia's polar method on the hashes of one parameter's source (as shaders/sam_masks.wgsl).
-fn normal(source: u32) -> f32 {
-    for (var j = 0u; j < 64u; j = j + 1u) {
-        let v1 = 2.0 * unit_uniform(pcg(source + 2u * j)) - 1.0;
-        let v2 = 2.0 * unit_uniform(pcg(source + 2u * j + 1u)) - 1.0;
-        let s = v1 * v1 + v2 * v2;
-        if (s > 0.0 && s < 1.0) {
-            return v1 * sqrt(-2.0 * log(s) / s);
-        }
-    }
-    return 0.0;
-}
+//#include random
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

@@ -66,20 +66,10 @@ struct SamUniforms {
 @group(0) @binding(4) var<uniform> u: SamUniforms;
 //#endif
 
-// PCG-style integer hash (as shaders/dropout.wgsl).
-fn pcg(v: u32) -> u32 {
-    let state = v * 747796405u + 2891336453u;
-    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-    return (word >> 22u) ^ word;
-}
+//#include random
 
 fn stream(salt: u32, step: u32) -> u32 {
     return pcg(pcg(SEED ^ salt) + step);
-}
-
-// The top 24 bits as a uniform in [0, 1) (exact in f32).
-fn unit_uniform(bits: u32) -> f32 {
-    return f32(bits >> 8u) / 16777216.0;
 }
 
 // The uniform in (0, 1] of parameter p of a stream (never 0, so every live entry outranks padding).
@@ -107,21 +97,6 @@ fn parameter_index(i: u32, j: u32) -> u32 {
 //#endif
 }
 
-// A standard normal for parameter p by Marsaglia's polar method on the stream's hashes (no
-// trigonometry: WGSL allows cos an absolute error of 2^-11, log and sqrt are accurate).
-fn normal(base: u32, p: u32) -> f32 {
-    let source = pcg(base + p);
-    for (var k = 0u; k < 64u; k = k + 1u) {
-        let v1 = 2.0 * unit_uniform(pcg(source + 2u * k)) - 1.0;
-        let v2 = 2.0 * unit_uniform(pcg(source + 2u * k + 1u)) - 1.0;
-        let s = v1 * v1 + v2 * v2;
-        if (s > 0.0 && s < 1.0) {
-            return v1 * sqrt(-2.0 * log(s) / s);
-        }
-    }
-    return 0.0;  // 64 rejections in a row: probability below 1e-40
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let i = (wg.y * nwg.x + wg.x) * 256u + lane;
@@ -138,7 +113,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let base = stream(RSAM_SALT, u.sam_step);
     for (var e = 0u; e < row.y; e = e + 1u) {
         let at = row.x + e;
-        let delta = SIGMA * norm * normal(base, row.z + e);
+        let delta = SIGMA * norm * normal(pcg(base + row.z + e));
         let wi = w[at];
         saved[at] = wi;
         noise[at] = delta;

@@ -74,7 +74,7 @@ impl PipelineCache {
             .modules
             .entry(module_key.clone())
             .or_insert_with(|| {
-                let source = preprocess(shaders::source(kernel.shader), &kernel.defines);
+                let source = preprocess(&shaders::with_includes(kernel.shader), &kernel.defines);
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(kernel.shader),
                     source: wgpu::ShaderSource::Wgsl(source.into()),

@@ -24,6 +24,38 @@ pub fn source(name: &str) -> &'static str {
         "sam_masks" => include_str!(concat!(env!("OUT_DIR"), "/shaders/sam_masks.wgsl")),
         "row_select" => include_str!(concat!(env!("OUT_DIR"), "/shaders/row_select.wgsl")),
         "probe" => include_str!(concat!(env!("OUT_DIR"), "/shaders/probe.wgsl")),
+        "random" => include_str!(concat!(env!("OUT_DIR"), "/shaders/random.wgsl")),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
+    }
+}
+
+/// `source(name)` with every `//#include other` line replaced by `source(other)` (one level: the
+/// included files are function libraries such as shaders/random.wgsl), so helpers that several
+/// kernels share are written once.
+pub fn with_includes(name: &str) -> String {
+    let mut out = String::new();
+    for line in source(name).lines() {
+        match line.trim().strip_prefix("//#include ") {
+            Some(other) => out.push_str(source(other.trim())),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_includes;
+
+    #[test]
+    fn includes_are_expanded_once_in_place() {
+        let dropout = with_includes("dropout");
+        assert!(!dropout
+            .lines()
+            .any(|line| line.trim().starts_with("//#include")));
+        assert_eq!(dropout.matches("fn pcg(").count(), 1, "{dropout}");
     }
 }
