@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use crate::gpu::{grid_1d, BufView, Command, Gpu, Kernel, Plan};
+use crate::gpu::{grid_1d, BufView, Gpu, Kernel, Plan};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -1190,25 +1190,9 @@ impl Recorder<'_, '_> {
         extra: &[&BufView],
         slot: u32,
     ) {
-        let len = a.len;
-        let groups = len.div_ceil(CHUNK).max(1);
-        let partials = self.gpu.alloc(groups * 4);
-        let kernel = kernel
-            .constant("LEN", len as u32)
-            .constant("CHUNK", CHUNK as u32);
-        let mut bindings = vec![a];
-        bindings.extend(b);
-        bindings.push(&partials);
-        bindings.extend(extra);
-        self.plan
-            .push(self.gpu.dispatch(&kernel, &bindings, [groups as u32, 1, 1]));
-        self.plan.push(final_sum(
-            self.gpu,
-            &partials,
-            groups,
-            self.flat.scalars,
-            slot,
-        ));
+        let (plan, partials) =
+            flat_reduction(self.gpu, kernel, a, b, extra, self.flat.scalars, slot);
+        self.plan.extend(plan);
         self.scratch.push(partials);
     }
 
@@ -1267,18 +1251,37 @@ impl Recorder<'_, '_> {
     }
 }
 
-fn final_sum(
+/// The two dispatches of a deterministic flat reduction (shaders/flat_reduce.wgsl) of `a` (and
+/// `b`, and a kernel's `extra` bindings) into `scalars[slot]`: fixed chunks per workgroup, then one
+/// workgroup over the partial sums. Returns the plan and the partial-sum buffer it uses (the
+/// caller keeps it alive as long as the plan, or releases it once the plan has been submitted).
+pub fn flat_reduction(
     gpu: &Arc<Gpu>,
-    partials: &BufView,
-    groups: usize,
+    kernel: Kernel,
+    a: &BufView,
+    b: Option<&BufView>,
+    extra: &[&BufView],
     scalars: &BufView,
     slot: u32,
-) -> Command {
-    let kernel = Kernel::new("flat_reduce")
+) -> (Plan, BufView) {
+    let len = a.len;
+    let groups = len.div_ceil(CHUNK).max(1);
+    let partials = gpu.alloc(groups * 4);
+    let kernel = kernel
+        .constant("LEN", len as u32)
+        .constant("CHUNK", CHUNK as u32);
+    let mut bindings = vec![a];
+    bindings.extend(b);
+    bindings.push(&partials);
+    bindings.extend(extra);
+    let mut plan = Plan::new();
+    plan.push(gpu.dispatch(&kernel, &bindings, [groups as u32, 1, 1]));
+    let finish = Kernel::new("flat_reduce")
         .define("FINAL")
         .constant("LEN", groups as u32)
         .constant("SLOT", slot);
-    gpu.dispatch(&kernel, &[partials, scalars], [1, 1, 1])
+    plan.push(gpu.dispatch(&finish, &[&partials, scalars], [1, 1, 1]));
+    (plan, partials)
 }
 
 #[cfg(test)]

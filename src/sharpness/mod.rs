@@ -26,9 +26,6 @@ use crate::gpu::{grid_1d, BufView, Gpu, GpuError, Kernel, OwnedBuffers, Plan};
 use crate::nn::{bind_parameters, ForwardContext, Model};
 use crate::ops::{cross_entropy, NormMode};
 
-/// Elements per workgroup in the first level of the flat reductions (as src/sam).
-const CHUNK: usize = 4096;
-
 /// The HVP's step over ‖w‖/√P (see the module comment).
 pub const DEFAULT_STEP: f64 = 3e-2;
 
@@ -580,24 +577,8 @@ impl Probe {
     }
 
     fn reduce(&mut self, kernel: Kernel, a: &BufView, b: Option<&BufView>) {
-        let groups = self.len.div_ceil(CHUNK).max(1);
-        let partials = self.gpu.alloc(groups * 4);
-        let kernel = kernel
-            .constant("LEN", self.len as u32)
-            .constant("CHUNK", CHUNK as u32);
-        let mut bindings = vec![a];
-        bindings.extend(b);
-        bindings.push(&partials);
-        let mut plan = Plan::new();
-        plan.push(self.gpu.dispatch(&kernel, &bindings, [groups as u32, 1, 1]));
-        let finish = Kernel::new("flat_reduce")
-            .define("FINAL")
-            .constant("LEN", groups as u32)
-            .constant("SLOT", 0);
-        plan.push(
-            self.gpu
-                .dispatch(&finish, &[&partials, &self.scalars], [1, 1, 1]),
-        );
+        let (plan, partials) =
+            crate::sam::flat_reduction(&self.gpu, kernel, a, b, &[], &self.scalars, 0);
         self.gpu.submit(&[&plan]);
         self.gpu.release(partials.buffer);
     }
