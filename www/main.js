@@ -8,7 +8,7 @@
 
 import {
   DEFAULT_LR, HIDEABLE, KEYS, LIVE_KEYS, MODEL_INFO, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
-  SAM_RUN_KEYS, fromHash, isActive, isHidden, linkHash, linkProblems, parseNumber, passesPerStep, samParams, structureKey,
+  SAM_RUN_KEYS, comparedFromHash, fromHash, isActive, isHidden, linkHash, linkProblems, parseNumber, passesPerStep, samParams, structureKey,
   swaOn, toHash, toTrainerConfig, trackFromHash, validate, viewFromHash, withEmbed, withSamMode, withoutEmbed,
 } from './settings.js';
 import { chartsPng, curvatureRow, fileStem, testRow, toCsv, toJsonExport, trainRow } from './export.js';
@@ -53,6 +53,7 @@ const page = {
   adapterHint: '',
   charts: null,
   probe: null, // the sharpness panel (probe.js)
+  compare: null, // the compared runs (compare.js)
   evalEvery: 0,
   watchdog: { ...WATCHDOG_MS },
   syncTimer: 0,
@@ -155,6 +156,7 @@ function syncTrainer() {
   if (Object.keys(change).length === 0 || page.state === 'loading') return; // 'ready' will sync again
   Object.assign(page.applied, change);
   send({ type: 'set', ...change });
+  page.compare?.setLive(change);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,6 +204,7 @@ function clearRun() {
   page.firstStepMs = null;
   page.charts?.clear();
   page.probe?.clear();
+  page.compare?.baseCleared();
 }
 
 function stopWorker() {
@@ -211,21 +214,28 @@ function stopWorker() {
   page.probe?.workerGone();
 }
 
-/** A new trainer for the current settings (only before a run has started: nothing to keep). */
+/** The worker's `create` dataset for these (valid) settings; null without the CIFAR-10 files. */
+function datasetFor(s) {
+  const { dataset, perClass, config } = toTrainerConfig(s);
+  if (dataset !== 'cifar10') return dataset;
+  // CIFAR-10: the Files themselves (handles, not copies: the worker reads them), so a Restart or
+  // a new model can read them again; the subset is drawn with the run's seed.
+  if (!page.cifar) return null;
+  return { kind: 'cifar10', files: page.cifar.files.map((file) => ({ name: file.name, bytes: file })), perClass, seed: config.seed };
+}
+
+/** A new trainer for the current settings (only before a run has started: nothing to keep). The
+ *  compared runs start afresh with it. */
 function createTrainer() {
   clearRun();
   const s = readSettings();
-  const { dataset, perClass, config } = toTrainerConfig(s);
+  const { config } = toTrainerConfig(s);
   page.trainerKey = trainerKey(s);
   page.applied = { lr: config.lr, rho: config.rho ?? null };
   for (const key of [...KEYS, 'cifarFile']) if (!LIVE_KEYS.includes(key)) delete page.workerErrors[key];
-  // CIFAR-10: the Files themselves (handles, not copies: the worker reads them), so a Restart or
-  // a new model can read them again; the subset is drawn with the run's seed.
-  const data = dataset === 'cifar10'
-    ? { kind: 'cifar10', files: page.cifar.files.map((file) => ({ name: file.name, bytes: file })), perClass, seed: config.seed }
-    : dataset;
-  send({ type: 'create', dataset: data, config, options: { evalEvery: page.evalEvery } });
+  send({ type: 'create', dataset: datasetFor(s), config, options: { evalEvery: page.evalEvery } });
   setState('loading', { detail: 'Loading' });
+  page.compare?.rebuildAll();
 }
 
 function onWorkerMessage(worker, msg) {
@@ -254,6 +264,7 @@ function onWorkerMessage(worker, msg) {
       }
       page.records.push(trainRow(msg, page.applied.rho));
       page.charts?.addTrain(msg);
+      page.compare?.baseMetrics(msg);
       renderStatus();
       break;
     case 'eval':
@@ -261,6 +272,7 @@ function onWorkerMessage(worker, msg) {
       page.evals.push(msg);
       page.records.push(testRow(msg, page.latest?.lr ?? page.applied.lr, page.applied.rho));
       page.charts?.addTest(msg);
+      page.compare?.baseEval(msg);
       renderStatus();
       break;
     case 'saved':
@@ -321,6 +333,7 @@ function onWorkerMessage(worker, msg) {
 function crash(message, detail, hint = 'Press Restart to start a fresh engine.') {
   if (page.state === 'crashed') return;
   stopWorker();
+  page.compare?.closeAll();
   setState('crashed');
   const reload = page.restartWeights
     ? ` Restart loads back the weights of step ${page.restartWeights.step ?? '?'} (kept in this page's memory).`
@@ -383,6 +396,7 @@ function onStart() {
   page.startClickedAt = performance.now();
   page.firstStepMs = null;
   send({ type: 'start' });
+  page.compare?.start();
   setState('running');
 }
 
@@ -390,9 +404,11 @@ function onPause() {
   if (page.state === 'running') {
     page.pausing = true;
     send({ type: 'pause' });
+    page.compare?.pause();
     render();
   } else if (page.state === 'paused' && Object.keys(pageErrors()).length === 0) {
     send({ type: 'start' });
+    page.compare?.start();
     setState('running');
   }
 }
@@ -400,6 +416,7 @@ function onPause() {
 function onStep() {
   if (!(page.state === 'ready' || page.state === 'paused') || busy()) return;
   send({ type: 'step', n: 1 });
+  page.compare?.step(1);
   render();
 }
 
@@ -522,7 +539,7 @@ function trackParam() {
 
 /** The page's own URL hash: settings, tracking, then the link's view (hidden controls, embed). */
 function currentHash(view = page.view) {
-  return linkHash(readSettings(), { track: trackParam(), view });
+  return linkHash(readSettings(), { track: trackParam(), view, compared: page.compare?.hash() ?? '' });
 }
 
 /** This page's address with another hash (any query string kept). */
@@ -560,6 +577,7 @@ const PANEL_ELEMENTS = {
   track: ['track-controls', 'track-note'],
   measure: ['measure', 'measure-result'],
   landscape: ['landscape-row', 'landscape-note', 'landscape-status', 'landscape-error', 'probe-plots'],
+  compare: ['compare'],
 };
 
 function hideTargets(name) {
@@ -912,6 +930,21 @@ async function setUpCharts() {
     showBanner({ message: 'The charts could not be loaded; training still works, and the status line shows progress.', detail: String(err?.message ?? err) });
   }
   try {
+    const { Comparison } = await import('./compare.js');
+    page.compare = new Comparison({
+      base: readSettings,
+      data: datasetFor,
+      evalEvery: () => page.evalEvery,
+      onChange: updateUrl,
+    });
+    // (The address was already rewritten from the settings: the link as opened has the runs.)
+    page.compare.setFromLink(comparedFromHash(page.linkHash));
+    updateUrl();
+  } catch (err) {
+    $('compare').hidden = true;
+    showBanner({ message: 'Compared runs could not be set up; training still works.', detail: String(err?.message ?? err) });
+  }
+  try {
     const { ProbePanel } = await import('./probe.js');
     page.probe = new ProbePanel({
       send,
@@ -980,6 +1013,7 @@ async function main() {
     }
     page.linkHash = location.hash;
     writeSettings(fromHash(location.hash));
+    page.compare?.setFromLink(comparedFromHash(location.hash));
     reportLinkProblems();
     updateUrl();
     render();
@@ -1044,6 +1078,11 @@ window.samlab = Object.freeze({
   /** Test hook: a sharpness request exactly as given (e.g. an invalid one), answered in the panel. */
   requestSharpness(request) { page.probe?.requestRaw(request); },
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */
+  /** Compared runs: {axis, labels, runs: [{name, state, error, overrides, train, test}], drawn}
+   *  (train/test points carry step, epoch, gradEvals, seconds, loss, accuracy; test also gap). */
+  get compare() { return page.compare?.snapshot() ?? null; },
+  /** Test hook: the weights of compared run i (1 = B) now, as safetensors bytes. */
+  compareWeights(i) { return page.compare.weights(i); },
   simulateCrash() { send({ type: '__crash' }); },
   simulateHang() { send({ type: '__hang' }); },
   loseDevice() { send({ type: '__loseDevice' }); },

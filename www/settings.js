@@ -577,6 +577,7 @@ export function linkProblems(hash, extraKeys = [], limit = 5) {
   for (const [key, value] of params) {
     if (key === '' || seen.has(key) || extraKeys.includes(key)) continue;
     seen.add(key);
+    if (key === VS) continue; // compared runs: each row says what is wrong with its own
     if (key === 'embed' || key === 'track') {
       if (key === 'embed' && parseFlag(value) === null) problems.push(`embed=${shorten(value)} (1 or 0)`);
       continue;
@@ -626,7 +627,7 @@ export function toHash(s) {
  */
 export const PANELS = Object.freeze([
   'settings', 'weights', 'export', 'share', 'status', 'accuracy', 'loss', 'readouts', 'sharpness', 'track', 'measure',
-  'landscape',
+  'landscape', 'compare',
 ]);
 /** Every name `NAME_hide` accepts: the settings' keys, then the panels. */
 export const HIDEABLE = Object.freeze([...KEYS, ...PANELS.filter((p) => !KEYS.includes(p))]);
@@ -696,12 +697,119 @@ export function trackFromHash(hash) {
 }
 
 /**
- * The page's own link (its URL hash): the settings as toHash writes them, then `track=N` while
+ * The page's own link (its URL hash): the settings as toHash writes them, the compared runs
+ * (`compared`: comparedHash's `&vs=…`), then `track=N` while
  * tracking is on (N as typed), then the view's parameters in the order the link gave them.
  */
-export function linkHash(s, { track = null, view = null } = {}) {
-  let hash = toHash(s);
+export function linkHash(s, { track = null, view = null, compared = '' } = {}) {
+  let hash = toHash(s) + compared;
   if (track !== null && track !== undefined) hash += `&track=${encodeURIComponent(String(track))}`;
   for (const [key, value] of view?.entries ?? []) hash += `&${key}=${value}`;
   return hash;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Paired runs (A/B): runs compared with the one the settings describe. Each compared run is the
+// first run's settings with a few overrides; the link carries one `vs=KEY:VALUE,KEY:VALUE` per run.
+
+/**
+ * What every run of a comparison shares, so that all start from the same initial weights (model,
+ * widths and seed) and see the same batches in the same order (data set, subset, batch size, seed,
+ * epochs): a compared run cannot override these.
+ */
+export const SHARED_KEYS = Object.freeze(['dataset', 'perClass', 'model', 'hidden', 'batchSize', 'epochs', 'seed']);
+/** Compared runs besides the first (each has its own worker and GPU device). */
+export const MAX_COMPARED = 3;
+const VS = 'vs';
+
+/** "sam:none,rho:0.5" → {sam: 'none', rho: '0.5'}; null when it is not KEY:VALUE pairs. */
+export function parseOverrides(text) {
+  const overrides = {};
+  const t = String(text ?? '').trim();
+  if (t === '') return null;
+  for (const pair of t.split(',')) {
+    const at = pair.indexOf(':');
+    if (at <= 0) return null;
+    overrides[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return overrides;
+}
+
+/** {sam: 'none', rho: '0.5'} → "sam:none,rho:0.5" (the order of the settings). */
+export function overridesText(overrides) {
+  const keys = Object.keys(overrides).sort((a, b) => KEYS.indexOf(a) - KEYS.indexOf(b));
+  return keys.map((k) => `${k}:${overrides[k]}`).join(',');
+}
+
+/**
+ * A compared run's settings: the first run's with the overrides. A new SAM mode brings its own
+ * hyperparameter defaults and a new optimizer its learning rate, unless the overrides give them.
+ */
+export function comparedSettings(base, overrides) {
+  let s = { ...base };
+  if (overrides.sam !== undefined && overrides.sam !== base.sam) s = withSamMode(s, overrides.sam);
+  if (overrides.optimizer !== undefined && overrides.optimizer !== base.optimizer && overrides.lr === undefined) {
+    s.lr = DEFAULT_LR[overrides.optimizer] ?? s.lr;
+  }
+  for (const [key, value] of Object.entries(overrides)) s[key] = value;
+  return s;
+}
+
+/**
+ * What is wrong with one compared run: {key?, message} or null. A key that is no setting, one the
+ * runs must share, or a value the settings' own checks refuse (with that field's message).
+ */
+export function comparedProblem(base, overrides) {
+  if (overrides === null) return { message: 'A compared run is written KEY:VALUE pairs separated by commas, e.g. sam:none or sam:asam,rho:0.5.' };
+  for (const key of Object.keys(overrides)) {
+    if (!KEYS.includes(key)) return { key, message: `"${key}" is no setting.` };
+    if (SHARED_KEYS.includes(key)) {
+      return { key, message: `${key} is shared by all compared runs (so they start from the same weights and see the same batches); change it above.` };
+    }
+  }
+  const s = comparedSettings(base, overrides);
+  const errors = validate(s);
+  const key = Object.keys(errors).find((k) => isActive(s, k));
+  return key ? { key, message: errors[key] } : null;
+}
+
+/** The compared runs a URL hash gives: [{overrides, text}] (overrides null when unreadable). */
+export function comparedFromHash(hash) {
+  const params = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
+  return params.getAll(VS).slice(0, MAX_COMPARED).map((text) => ({ text, overrides: parseOverrides(text) }));
+}
+
+/** The `&vs=…` part of a link for these compared runs (their overrides, as typed). */
+export function comparedHash(list) {
+  return list.map((overrides) => `&${VS}=${encodeURIComponent(overridesText(overrides)).replace(/%3A/gi, ':').replace(/%2C/gi, ',')}`).join('');
+}
+
+const OPTIMIZER_LABELS = { sgd: 'SGD', momentum: 'SGD+momentum', adam: 'Adam', adamw: 'AdamW' };
+const LABEL_NAMES = { rho: 'ρ', lr: 'lr', eta: 'η', alpha: 'α', sigma: 'σ', lambda: 'λ', gamma: 'γ', beta: 'β', labelNoise: 'label noise' };
+
+/** A SAM mode's short name: "SAM", "ASAM", "LookSAM", …; "no SAM" for none. */
+function samLabel(mode) {
+  if (mode === 'none') return 'no SAM';
+  return (SAM_INFO[mode]?.name ?? mode).replace(/\s*\(.*$/, '');
+}
+
+/**
+ * Labels for runs (their whole settings), naming only what differs between them: e.g.
+ * ["SAM ρ=0.05", "no SAM", "ASAM ρ=0.5"]. Identical runs are "run 1", "run 2", ….
+ */
+export function runLabels(runs) {
+  // A key differs when the runs that use it do not all have the same value (a hyperparameter of
+  // one run's SAM mode only is not a difference: the mode's name says it).
+  const differs = KEYS.filter((key) => new Set(runs.filter((s) => isActive(s, key)).map((s) => String(s[key]))).size > 1);
+  return runs.map((s, i) => {
+    const parts = [];
+    for (const key of differs) {
+      if (!isActive(s, key)) continue;
+      if (key === 'sam') parts.push(samLabel(s.sam));
+      else if (key === 'optimizer') parts.push(OPTIMIZER_LABELS[s.optimizer] ?? s.optimizer);
+      else parts.push(`${LABEL_NAMES[key] ?? key}=${s[key]}`);
+    }
+    return parts.length ? parts.join(' ') : `run ${i + 1}`;
+  });
 }

@@ -27,8 +27,9 @@
 //   {type:'state', state:'loading'|'ready'|'running'|'paused'|'done'|'failed', detail?, step, epoch,
 //    totalSteps, stepsPerEpoch, passesPerStep, adapter, dataset, trainCount, testCount, evalEvery}
 //   {type:'metrics', step, epoch, steps, loss, accuracy, gradNorm, sharpness, cosG0G1,
-//    nonfiniteSteps, samplesPerSecond, msPerStep, lr}   (means over the steps since the last one)
-//   {type:'eval', step, epoch, loss, accuracy, samples, swa?}   swa (only with config.swaStart):
+//    nonfiniteSteps, samplesPerSecond, msPerStep, lr, passesPerStep}   (means over the steps since the
+//                                     last one; passesPerStep: the run's gradient evaluations so far / step)
+//   {type:'eval', step, epoch, loss, accuracy, samples, passesPerStep, swa?}   swa (only with config.swaStart):
 //                                     {loss, accuracy, samples} of the SWA average, null before it starts
 //   {type:'saved', bytes, step}       {type:'loaded', step}
 //   {type:'snapshot', bytes, step}    (after every evaluation: the weights, kept in the page's
@@ -37,7 +38,7 @@
 //    trace, worstCase, adaptiveWorstCase, gradients, request}   step: the training step measured at
 //   {type:'landscape', step, ms, kind, axis, loss, accuracy, rows, request}   loss/accuracy: rows of values
 //   {type:'probing', what:'sharpness'|'landscape', seconds}   every 2 s while a measurement runs
-//   {type:'error', message, hint, field?, fatal?, detail?, tracking?}   fatal: the engine is dead, restart
+//   {type:'error', message, hint, field?, fatal?, detail?, tracking?, id?}   fatal: the engine is dead, restart
 //                                     the worker. field 'sharpness'/'landscape': a failed measurement
 //                                     (tracking: false when it turned tracking off)
 //   {type:'log', level, text}         console.error output of the engine (forwarded; the page's console
@@ -382,7 +383,7 @@ async function evaluateNow() {
   }
   const s = snapshot();
   lastEvalStep = s.step;
-  post({ ...message, step: s.step, epoch: s.epoch });
+  post({ ...message, step: s.step, epoch: s.epoch, passesPerStep: s.passesPerStep });
   // Keep a copy of the weights in the page's memory at every evaluation, so that after a lost
   // device or a crashed engine Restart can go on from here (the GPU's copy is gone then).
   const saved = await trainer.saveWeights();
@@ -427,6 +428,7 @@ async function train(untilStep) {
       samplesPerSecond: seconds > 0 ? num(m.samples) / seconds : null,
       msPerStep: r.ms / r.took,
       lr: r.lr,
+      passesPerStep: r.passesPerStep,
     });
     chunkSteps = Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(TARGET_CHUNK_MS / (r.ms / r.took))));
     if (num(m.nonfiniteSteps) > 0) {
@@ -558,10 +560,11 @@ function needTrainer() {
   if (!trainer) throw new UserError('The model is not ready yet.', { hint: 'Wait until the status says "ready".' });
 }
 
-function report(err, field) {
+/** `id`: the command that failed (so a client can tell whose error it is). */
+function report(err, field, id) {
   const error = classify(err, field);
   if (error.fatal) fatal(error.message, error.detail, error.hint);
-  else post({ type: 'error', ...error });
+  else post({ type: 'error', ...error, ...(id === undefined ? {} : { id }) });
 }
 
 const commands = {
@@ -573,7 +576,7 @@ const commands = {
         trainer.free();
         trainer = null;
       }
-      report(err);
+      report(err, undefined, msg.id);
       if (!crashed) setState('failed');
       return false;
     }
@@ -729,7 +732,7 @@ self.onmessage = async (event) => {
     try {
       ok = await handler(msg);
     } catch (err) {
-      report(err, msg.type === 'load' ? 'load' : undefined);
+      report(err, msg.type === 'load' ? 'load' : undefined, msg.id);
     }
   }
   post({ type: 'done', id: msg.id, command: msg.type, ok });

@@ -665,3 +665,29 @@ test('the URL hash carries the model, dropout, augmentation and CIFAR-10 subset,
   const omitted = fromHash('#dataset=cifar10');
   assert.deepEqual([omitted.perClass, omitted.model, omitted.dropout, omitted.augment], ['500', 'mlp', '0', 'off']);
 });
+
+test('compared runs: overrides round-trip through the link, shared settings and bad values are refused, labels name what differs', async () => {
+  const S = await import('../../www/settings.js');
+  const base = S.fromHash('');
+  const list = [{ sam: 'none' }, { sam: 'asam', rho: '0.5' }, { optimizer: 'adam' }];
+  const hash = S.linkHash(base, { compared: S.comparedHash(list) });
+  assert.match(hash, /&vs=sam:none&vs=sam:asam,rho:0\.5&vs=optimizer:adam$/);
+  assert.deepEqual(S.comparedFromHash(hash).map((r) => r.overrides), list);
+  assert.deepEqual(S.linkProblems(hash), [], 'vs is no problem for the link');
+  // At most MAX_COMPARED runs from a link.
+  assert.equal(S.comparedFromHash(`${hash}&vs=sam:gsam`).length, S.MAX_COMPARED);
+  // A new mode brings its own ρ; a new optimizer its lr (unless given).
+  assert.equal(S.comparedSettings(base, { sam: 'looksam' }).rho, S.DEFAULT_RHO.looksam);
+  assert.equal(S.comparedSettings(base, { optimizer: 'adam' }).lr, S.DEFAULT_LR.adam);
+  assert.equal(S.comparedSettings(base, { optimizer: 'adam', lr: '0.01' }).lr, '0.01');
+  for (const key of S.SHARED_KEYS) assert.match(S.comparedProblem(base, { [key]: '1' }).message, /shared by all compared runs/);
+  assert.equal(S.comparedProblem(base, { rho: '-1' }).key, 'rho');
+  assert.equal(S.comparedProblem(base, { sam: 'msam', optimizer: 'adam' }).key, 'optimizer');
+  assert.match(S.comparedProblem(base, { nope: '1' }).message, /no setting/);
+  assert.match(S.comparedProblem(base, S.parseOverrides('sam')).message, /KEY:VALUE/);
+  assert.equal(S.comparedProblem(base, { sam: 'none', lr: '0.1' }), null);
+  const labels = S.runLabels([base, ...list.map((o) => S.comparedSettings(base, o))]);
+  assert.deepEqual(labels, ['SGD+momentum SAM ρ=0.05 lr=0.05', 'SGD+momentum no SAM lr=0.05', 'SGD+momentum ASAM ρ=0.5 lr=0.05', 'Adam SAM ρ=0.05 lr=0.001']);
+  assert.deepEqual(S.runLabels([base, S.comparedSettings(base, { sam: 'none' })]), ['SAM', 'no SAM']);
+  assert.deepEqual(S.runLabels([base, base]), ['run 1', 'run 2']);
+});
