@@ -4,6 +4,7 @@
 
 mod plot;
 mod probe;
+mod reproduce;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +43,9 @@ enum Command {
     /// object and optionally plot it as SVG.
     #[command(allow_negative_numbers = true)]
     Landscape(probe::LandscapeArgs),
+    /// Run one of the seed papers' experiments over several seeds and write its table (Markdown),
+    /// plot (SVG) and runs (JSON).
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -236,7 +240,7 @@ pub fn main() -> ExitCode {
                 first = format!("missing {}", missing.join(", "));
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                first = "name a subcommand: train, sharpness or landscape".into();
+                first = "name a subcommand: train, sharpness, landscape or reproduce".into();
             }
             eprintln!(
                 "samlab: {first} (see `samlab{} --help`)",
@@ -249,6 +253,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => pollster::block_on(train(*args)),
         Command::Sharpness(args) => pollster::block_on(probe::sharpness(args)),
         Command::Landscape(args) => pollster::block_on(probe::landscape(args)),
+        Command::Reproduce(args) => pollster::block_on(reproduce::reproduce(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -270,6 +275,7 @@ fn subcommand_named() -> &'static str {
         None => "",
         Some("sharpness") => " sharpness",
         Some("landscape") => " landscape",
+        Some("reproduce") => " reproduce",
         _ => " train",
     }
 }
