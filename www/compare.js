@@ -12,7 +12,7 @@
 import uPlot from './vendor/uPlot.esm.js';
 import { Run } from './client.js';
 import {
-  MAX_COMPARED, OPTIMIZERS, SAM_INFO, SAM_MODES, comparedHash, comparedProblem, comparedSettings, overridesText,
+  MAX_COMPARED, OPTIMIZERS, PRESETS, SAM_INFO, SAM_MODES, comparedHash, comparedProblem, comparedSettings, overridesText,
   parseOverrides, runLabels, toTrainerConfig,
 } from './settings.js';
 
@@ -117,7 +117,8 @@ export class Comparison {
   /**
    * `host`: what the page lends: base() → A's settings (raw strings), data() → the worker's
    * `create` dataset for those settings, evalEvery() → steps between evaluations, onChange() →
-   * the page's link and buttons need updating.
+   * the page's link and buttons need updating, applyLink(hash) → open a link's settings and runs
+   * (an experiment preset).
    */
   constructor(host) {
     this.host = host;
@@ -134,10 +135,18 @@ export class Comparison {
       this.redraw(true);
     });
     this.observer = new ResizeObserver(() => this.resize());
+    const presets = $('comparePreset');
+    for (const p of PRESETS) presets.add(new Option(p.name, p.id));
+    presets.addEventListener('change', () => {
+      const preset = PRESETS.find((p) => p.id === presets.value);
+      $('compare-preset-note').textContent = preset?.about ?? '';
+      if (preset) this.host.applyLink(preset.hash);
+    });
   }
 
-  /** The compared runs a link gives (before anything is built). */
+  /** The compared runs a link gives (built with A's next trainer, or by buildRows). */
   setFromLink(list) {
+    for (const row of this.rows) row.run?.close();
     this.rows = list.map(({ overrides, text }) => this.newRow(overrides ?? {}, overrides === null ? text : null));
     this.render();
   }
@@ -182,7 +191,13 @@ export class Comparison {
 
   /** A was (re)built: every compared run starts afresh with the same data. */
   rebuildAll() {
+    this.running = false; // a new A waits for Start, and so do its compared runs
     this.base = new Curves();
+    this.buildRows();
+  }
+
+  /** Builds every compared run afresh beside A's current trainer. */
+  buildRows() {
     for (const row of this.rows) this.rebuild(row);
     this.redraw(true);
   }

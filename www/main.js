@@ -553,6 +553,13 @@ function updateUrl() {
   $('open-full').href = pageUrl(currentHash(withoutEmbed(page.view)));
 }
 
+/** Opens a link's settings, compared runs and view in this page (an experiment preset): a run
+ *  in progress is thrown away first (as Reset does), since a link's settings apply only before. */
+function applyLink(hash) {
+  if (!STRUCTURAL_STATES.has(page.state)) onReset();
+  location.hash = hash;
+}
+
 /** A link's view and tracking: what it hides, embed=1, `track=N` (tracking on, every N steps). */
 function applyLinkView(hash) {
   page.view = viewFromHash(hash);
@@ -936,6 +943,7 @@ async function setUpCharts() {
       data: datasetFor,
       evalEvery: () => page.evalEvery,
       onChange: updateUrl,
+      applyLink,
     });
     // (The address was already rewritten from the settings: the link as opened has the runs.)
     page.compare.setFromLink(comparedFromHash(page.linkHash));
@@ -1017,7 +1025,10 @@ async function main() {
     reportLinkProblems();
     updateUrl();
     render();
+    const key = page.trainerKey;
     syncTrainer();
+    // A's trainer stays (same structure): the link's compared runs are built beside it.
+    if (page.trainerKey === key) page.compare?.buildRows();
   });
 
   render();

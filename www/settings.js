@@ -808,8 +808,48 @@ export function runLabels(runs) {
       if (!isActive(s, key)) continue;
       if (key === 'sam') parts.push(samLabel(s.sam));
       else if (key === 'optimizer') parts.push(OPTIMIZER_LABELS[s.optimizer] ?? s.optimizer);
+      else if (isEmpty(s[key])) continue; // an optional setting left empty: the default
+      else if (key === 'samStart') parts.push(`from ${s[key]} of the run`);
       else parts.push(`${LABEL_NAMES[key] ?? key}=${s[key]}`);
     }
     return parts.length ? parts.join(' ') : `run ${i + 1}`;
   });
 }
+
+/**
+ * One-click experiments for the compared runs (the page's side of `samlab reproduce`, issue
+ * "reproduce"; docs/reproductions.md has the CLI's tables): each is a link hash, the first run's
+ * settings plus the compared runs. Choosing one replaces the settings and the compared runs.
+ */
+export const PRESETS = Object.freeze([
+  {
+    id: 'label-noise', name: 'Label noise 40%: SGD vs SAM vs ASAM',
+    hash: '#dataset=mnist&hidden=128&optimizer=momentum&sam=none&lr=0.05&epochs=20&labelNoise=0.4&vs=sam:sam,rho:0.05&vs=sam:asam,rho:0.5',
+    about: 'Foret et al. 2021: SAM resists noisy labels far better than SGD; watch the test accuracy of SGD fall as it memorises the noise.',
+  },
+  {
+    id: 'rho-sweep', name: 'ρ sweep: SAM at ρ 0.01, 0.05, 0.2, 0.5',
+    hash: '#dataset=fashion-mnist&hidden=128&optimizer=momentum&sam=sam&rho=0.01&lr=0.05&epochs=10&vs=rho:0.05&vs=rho:0.2&vs=rho:0.5',
+    about: 'Accuracy peaks at an intermediate ρ: too small is plain SGD, too large ascends out of the basin.',
+  },
+  {
+    id: 'late-phase', name: 'Late-phase SAM vs SAM throughout vs SGD',
+    hash: '#dataset=fashion-mnist&hidden=128&optimizer=momentum&sam=none&lr=0.05&epochs=10&vs=sam:sam,samStart:0.5&vs=sam:sam',
+    about: 'Zhou et al. 2025: SAM for the last half of training generalises about as well as SAM throughout, at 1.5 instead of 2 passes per step.',
+  },
+  {
+    id: 'curvature', name: 'Curvature: SGD vs SAM (λ_max tracked for A)',
+    hash: '#dataset=mnist&hidden=128&optimizer=momentum&sam=none&lr=0.05&epochs=10&vs=sam:sam,rho:0.05&track=100',
+    about: 'SAM ends in flatter regions: compare λ_max in the sharpness panel with a SAM run (set A to SAM), or run samlab reproduce curvature.',
+  },
+  {
+    id: 'efficiency', name: 'Efficient variants: SAM vs LookSAM vs MSAM vs S2-SAM',
+    hash: '#dataset=fashion-mnist&hidden=128&optimizer=momentum&sam=sam&rho=0.05&lr=0.05&epochs=10&vs=sam:looksam&vs=sam:msam&vs=sam:s2sam',
+    about: 'Switch the x-axis to gradient evaluations: the one-pass variants cost about half of SAM.',
+  },
+  {
+    id: 'm-sharpness', name: 'm-sharpness: m = 8 vs 32 vs SAM (m = batch)',
+    hash: '#dataset=fashion-mnist&hidden=128&optimizer=momentum&sam=msharp&rho=0.05&m=8&lr=0.05&epochs=10&vs=m:32&vs=sam:sam,rho:0.05',
+    about: 'Foret et al. 2021, Andriushchenko & Flammarion 2022: perturbing per small sub-batch (small m) generalises better.',
+  },
+]);

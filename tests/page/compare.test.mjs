@@ -153,3 +153,25 @@ test('the worker client scripts SGD and SAM without the page (the JS API for cou
     await page.close();
   }
 });
+
+test('an experiment preset fills the settings and the compared runs, even during a run', async () => {
+  const { page, errors } = await openPage(env, { hash: smallHash({ hidden: '16' }) });
+  try {
+    await waitForState(page, ['ready'], 120_000);
+    await page.click('#start');
+    await waitForState(page, ['running'], 30_000);
+    await page.selectOption('#comparePreset', 'late-phase');
+    await page.waitForFunction(() => window.samlab.compare?.runs.length === 3 && window.samlab.compare.runs.slice(1).every((r) => r.state === 'ready'), null, { timeout: 180_000 });
+    await waitForState(page, ['ready'], 120_000);
+    const s = await page.evaluate(() => window.samlab.settings);
+    assert.equal(s.sam, 'none');
+    assert.equal(s.hidden, '128');
+    assert.equal(s.epochs, '10');
+    assert.deepEqual(await page.evaluate(() => window.samlab.compare.labels), ['A: no SAM', 'B: SAM from 0.5 of the run', 'C: SAM']);
+    assert.match(await page.locator('#compare-preset-note').innerText(), /Zhou et al/);
+    assert.match(await page.evaluate(() => window.samlab.link), /&vs=sam:sam,samStart:0\.5&vs=sam:sam/);
+    assertNoErrors(errors);
+  } finally {
+    await page.close();
+  }
+});

@@ -691,3 +691,19 @@ test('compared runs: overrides round-trip through the link, shared settings and 
   assert.deepEqual(S.runLabels([base, S.comparedSettings(base, { sam: 'none' })]), ['SAM', 'no SAM']);
   assert.deepEqual(S.runLabels([base, base]), ['run 1', 'run 2']);
 });
+
+test('every experiment preset is a valid link: its settings, its compared runs, nothing ignored', async () => {
+  const S = await import('../../www/settings.js');
+  assert.ok(S.PRESETS.length >= 5);
+  for (const preset of S.PRESETS) {
+    const base = S.fromHash(preset.hash);
+    assert.deepEqual(S.validate(base), {}, preset.id);
+    assert.deepEqual(S.linkProblems(preset.hash), [], preset.id);
+    const compared = S.comparedFromHash(preset.hash);
+    assert.ok(compared.length >= 1 && compared.length <= S.MAX_COMPARED, preset.id);
+    for (const { overrides } of compared) assert.equal(S.comparedProblem(base, overrides), null, `${preset.id}: ${JSON.stringify(overrides)}`);
+    // Labels tell the runs apart.
+    const labels = S.runLabels([base, ...compared.map((c) => S.comparedSettings(base, c.overrides))]);
+    assert.equal(new Set(labels).size, labels.length, `${preset.id}: ${labels}`);
+  }
+});
