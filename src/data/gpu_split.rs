@@ -8,11 +8,13 @@ use crate::gpu::{grid_1d, BufView, Gpu, GpuError, Kernel, Plan};
 pub struct GpuSplit {
     pub count: usize,
     pub features: usize,
-    pixels: BufView,
+    pub(super) pixels: BufView,
     labels: BufView,
     order: BufView,
     cursor: wgpu::Buffer,
-    gpu: Arc<Gpu>,
+    /// The images as uploaded, kept while `pixels` holds a shifted copy (shift.rs).
+    pub(super) original: Option<BufView>,
+    pub(super) gpu: Arc<Gpu>,
 }
 
 /// What the gather kernel writes: a normalised batch and its labels.
@@ -37,6 +39,7 @@ impl GpuSplit {
             labels: gpu.upload(&labels),
             order: gpu.upload(&identity),
             cursor: gpu.alloc_uniform(16),
+            original: None,
             gpu: gpu.clone(),
         })
     }
@@ -132,7 +135,10 @@ pub struct Normalisation {
 
 impl Drop for GpuSplit {
     fn drop(&mut self) {
-        for view in [&self.pixels, &self.labels, &self.order] {
+        for view in [&self.pixels, &self.labels, &self.order]
+            .into_iter()
+            .chain(self.original.as_ref())
+        {
             self.gpu.release(view.buffer.clone());
         }
         self.gpu.release(self.cursor.clone());

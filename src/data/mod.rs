@@ -4,8 +4,10 @@
 pub mod cifar;
 mod gpu_split;
 pub mod idx;
+mod shift;
 
 pub use gpu_split::{Batch, GpuSplit, Normalisation};
+pub use shift::Shift;
 
 use crate::rng::Rng;
 

@@ -7,7 +7,7 @@ mod engine;
 use std::sync::Arc;
 
 use crate::autograd::{BuiltPlan, Graph};
-use crate::data::{with_label_noise, Dataset, GpuSplit};
+use crate::data::{with_label_noise, Dataset, GpuSplit, Shift};
 use crate::gpu::{BufView, Gpu, GpuError, Kernel, OwnedBuffers, Plan};
 pub use crate::nn::ModelKind;
 use crate::nn::{bind_parameters, ForwardContext, Model};
@@ -636,6 +636,21 @@ impl Trainer {
     pub fn submit_evaluation(&mut self) -> BufView {
         self.submit_over_test_split(&self.eval_plan);
         self.eval_metrics.clone()
+    }
+
+    /// Loss and accuracy on the test split with `shift` applied to every image (computed on the
+    /// GPU from the originals, which are back in place afterwards): out-of-distribution tests in
+    /// the style of MNIST-C.
+    pub async fn evaluate_shifted(&mut self, shift: Shift) -> Result<EvalMetrics, TrainError> {
+        let shape = self.norm.shape;
+        self.test_split
+            .shift(Some(shift), shape)
+            .map_err(TrainError::Config)?;
+        let result = self.evaluate().await;
+        self.test_split
+            .shift(None, shape)
+            .map_err(TrainError::Config)?;
+        result
     }
 
     /// Runs `plan` once per evaluation batch of the test split.
