@@ -25,6 +25,7 @@ pub fn source(name: &str) -> &'static str {
         "row_select" => include_str!(concat!(env!("OUT_DIR"), "/shaders/row_select.wgsl")),
         "probe" => include_str!(concat!(env!("OUT_DIR"), "/shaders/probe.wgsl")),
         "random" => include_str!(concat!(env!("OUT_DIR"), "/shaders/random.wgsl")),
+        "surface" => include_str!(concat!(env!("OUT_DIR"), "/shaders/surface.wgsl")),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
     }
 }
