@@ -204,7 +204,7 @@ impl SurfaceConfig {
         if !SAM_KINDS.contains(&self.sam.kind) {
             let names: Vec<&str> = SAM_KINDS.iter().map(|k| k.name()).collect();
             return Err(format!(
-                "the 2-D view runs sam {:?} only as {}",
+                "sam {:?} is not offered on 2-D surfaces: use {}",
                 self.sam.kind.name(),
                 names.join(", ")
             ));

@@ -1,9 +1,11 @@
 //! `samlab train …` (native only): trains natively on wgpu (Vulkan/Metal/DX12), printing one JSON object per
 //! evaluation on stdout and a progress bar plus a human summary on stderr. `samlab sharpness` and
-//! `samlab landscape` (in `cli/probe.rs`, plots in `cli/plot.rs`) measure saved weights.
+//! `samlab landscape` (in `cli/probe.rs`, plots in `cli/plot.rs`) measure saved weights;
+//! `samlab surface` (`cli/surface.rs`) steps SGD/SAM/ASAM on a 2-D loss surface.
 
 mod plot;
 mod probe;
+mod surface;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +44,10 @@ enum Command {
     /// object and optionally plot it as SVG.
     #[command(allow_negative_numbers = true)]
     Landscape(probe::LandscapeArgs),
+    /// SGD, SAM or ASAM on a 2-D loss surface (the page's "SAM in two dimensions"): one JSON object
+    /// per step.
+    #[command(allow_negative_numbers = true)]
+    Surface(surface::SurfaceArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -236,7 +242,7 @@ pub fn main() -> ExitCode {
                 first = format!("missing {}", missing.join(", "));
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                first = "name a subcommand: train, sharpness or landscape".into();
+                first = "name a subcommand: train, sharpness, landscape or surface".into();
             }
             eprintln!(
                 "samlab: {first} (see `samlab{} --help`)",
@@ -249,6 +255,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => pollster::block_on(train(*args)),
         Command::Sharpness(args) => pollster::block_on(probe::sharpness(args)),
         Command::Landscape(args) => pollster::block_on(probe::landscape(args)),
+        Command::Surface(args) => pollster::block_on(surface::surface(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -270,6 +277,7 @@ fn subcommand_named() -> &'static str {
         None => "",
         Some("sharpness") => " sharpness",
         Some("landscape") => " landscape",
+        Some("surface") => " surface",
         _ => " train",
     }
 }
