@@ -361,6 +361,46 @@ fn from_the_sharp_flat_default_start_sgd_stays_sharp_and_sam_and_asam_reach_the_
 }
 
 #[test]
+fn the_saddle_holds_sam_but_not_sgd_and_sam_bounces_rho_away_in_the_bowl() {
+    // The other two notes of the view, at the suggested settings.
+    let gpu = common::gpu();
+    let end = |surface: Surface, kind: SamKind| {
+        let config = SurfaceConfig::suggested(surface, kind);
+        let mut r = SurfaceRun::new(&gpu, config).unwrap();
+        let trace = steps(&mut r, 600);
+        trace.last().unwrap().next
+    };
+    let sgd = end(Surface::Saddle, SamKind::None);
+    assert!(
+        sgd[0].abs() < 0.01 && (sgd[1].abs() - 1.0).abs() < 0.01,
+        "SGD left the saddle for (0, ±1): {sgd:?}"
+    );
+    let asam = end(Surface::Saddle, SamKind::Asam);
+    assert!(
+        (asam[1].abs() - 1.0).abs() < 0.1,
+        "ASAM left the saddle: {asam:?}"
+    );
+    let sam = end(Surface::Saddle, SamKind::Sam);
+    assert!(
+        sam[0].abs() < 0.1 && sam[1].abs() < 0.01,
+        "SAM (ρ = 0.3) stays at the saddle: {sam:?}"
+    );
+
+    let bowl = Surface::Quadratic { condition: 10.0 };
+    let sam = end(bowl, SamKind::Sam);
+    let rho = bowl.info().rho as f32;
+    assert!(
+        sam[0].abs() < 1e-3 && (sam[1].abs() - rho).abs() < 1e-3,
+        "SAM bounces at y = ±ρ: {sam:?}"
+    );
+    let sgd = end(bowl, SamKind::None);
+    assert!(
+        sgd[0].abs() < 1e-3 && sgd[1].abs() < 1e-3,
+        "SGD reaches the minimum: {sgd:?}"
+    );
+}
+
+#[test]
 fn the_grid_kernel_draws_the_same_function() {
     let gpu = common::gpu();
     for surface in surfaces() {
