@@ -39,44 +39,59 @@ const KEYS: &[&str] = &[
     "start",
 ];
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsSurfaceConfig {
-    surface: Option<String>,
-    condition: Option<f64>,
-    sam: Option<String>,
-    rho: Option<f64>,
-    eta: Option<f64>,
-    lr: Option<f64>,
-    momentum: Option<f64>,
-    start: Option<Vec<f64>>,
-}
-
-impl JsSurfaceConfig {
-    /// Unset keys take the surface's suggestions (`Surface2d.surfaces()`).
-    fn into_config(self) -> Result<SurfaceConfig, String> {
-        let surface = Surface::parse(
-            self.surface.as_deref().unwrap_or("sharp-flat"),
-            self.condition,
+/// `Surface2d.create`'s config, read key by key (unset keys take the surface's suggestions, see
+/// `Surface2d.surfaces()`). Reflect instead of a serde struct: the page downloads this code, and the
+/// generic deserializer cost 11 KB of wasm for eight keys.
+fn parse_config(value: &JsValue) -> Result<SurfaceConfig, JsError> {
+    let given = !(value.is_undefined() || value.is_null());
+    if given {
+        check_object_keys(
+            value,
+            KEYS,
+            "invalid Surface2d config",
+            "{surface: \"sharp-flat\", sam: \"sam\", rho: 0.2}",
         )?;
-        let kind = SamKind::parse(self.sam.as_deref().unwrap_or("sam"))?;
-        let mut config = SurfaceConfig::suggested(surface, kind);
-        if let Some(rho) = self.rho {
-            config.sam.rho = Some(rho);
-        }
-        config.sam = SamConfig {
-            eta: self.eta,
-            ..config.sam
-        };
-        config.lr = self.lr.unwrap_or(config.lr);
-        config.momentum = self.momentum.unwrap_or(0.0);
-        if let Some(start) = self.start {
-            config.start = <[f64; 2]>::try_from(start.as_slice())
-                .map_err(|_| format!("start must be [x, y], got {} numbers", start.len()))?;
-        }
-        config.validate()?;
-        Ok(config)
     }
+    let get = |key: &str| match given {
+        true => js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED),
+        false => JsValue::UNDEFINED,
+    };
+    let bad = |key: &str, what: &str| {
+        JsError::new(&format!("invalid Surface2d config: {key} must be {what}"))
+    };
+    let text = |key: &str| match get(key) {
+        v if v.is_undefined() => Ok(None),
+        v => v.as_string().map(Some).ok_or_else(|| bad(key, "a string")),
+    };
+    let number = |key: &str| match get(key) {
+        v if v.is_undefined() => Ok(None),
+        v => v.as_f64().map(Some).ok_or_else(|| bad(key, "a number")),
+    };
+    let surface = Surface::parse(
+        text("surface")?.as_deref().unwrap_or("sharp-flat"),
+        number("condition")?,
+    )
+    .map_err(|e| JsError::new(&e))?;
+    let kind =
+        SamKind::parse(text("sam")?.as_deref().unwrap_or("sam")).map_err(|e| JsError::new(&e))?;
+    let mut config = SurfaceConfig::suggested(surface, kind);
+    config.sam = SamConfig {
+        rho: number("rho")?.or(config.sam.rho),
+        eta: number("eta")?,
+        ..config.sam
+    };
+    config.lr = number("lr")?.unwrap_or(config.lr);
+    config.momentum = number("momentum")?.unwrap_or(0.0);
+    let start = get("start");
+    if !start.is_undefined() {
+        let pair = js_sys::Array::is_array(&start)
+            .then(|| js_sys::Array::from(&start))
+            .filter(|a| a.length() == 2)
+            .and_then(|a| Some([a.get(0).as_f64()?, a.get(1).as_f64()?]));
+        config.start = pair.ok_or_else(|| bad("start", "[x, y], two numbers"))?;
+    }
+    config.validate().map_err(|e| JsError::new(&e))?;
+    Ok(config)
 }
 
 /// An optimizer stepping on a 2-D loss surface with the training's own SAM and SGD kernels.
@@ -193,22 +208,4 @@ impl Surface2d {
     pub fn sam(&self) -> String {
         self.inner.borrow().config.sam.kind.name().to_string()
     }
-}
-
-fn parse_config(value: &JsValue) -> Result<SurfaceConfig, JsError> {
-    if !(value.is_undefined() || value.is_null()) {
-        check_object_keys(
-            value,
-            KEYS,
-            "invalid Surface2d config",
-            "{surface: \"sharp-flat\", sam: \"sam\", rho: 0.2}",
-        )?;
-    }
-    let raw: JsSurfaceConfig = if value.is_undefined() || value.is_null() {
-        serde_json::from_str("{}").map_err(js_error)?
-    } else {
-        serde_wasm_bindgen::from_value(value.clone())
-            .map_err(|e| JsError::new(&format!("invalid Surface2d config: {e}")))?
-    };
-    raw.into_config().map_err(|e| JsError::new(&e))
 }

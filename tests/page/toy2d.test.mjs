@@ -198,6 +198,29 @@ test('the quadratic bowl with κ = 10: its slider, suggested lr 1/κ, and SGD an
     assert.equal(v.runs.asam.points.length, 0, 'and not stepped');
     for (const id of ['sgd', 'sam']) checkPath(v, id, 'quadratic', () => ({ rho: id === 'sam' ? 0.1 : 0, lr: 0.1 }), 10);
     assert.match(await page.locator('#toy2d-note').innerText(), /condition number/);
+
+    // Bad configs to the wasm API are one-line errors naming the key (the module the panel loaded).
+    const refusals = await page.evaluate(async () => {
+      const { Surface2d } = await import('./pkg/samlab.js');
+      const cases = [
+        { colour: 'red' }, { surface: 'himmelblau' }, { start: [1, 2, 3] }, { sam: 'gsam' }, { lr: '0.1' },
+        { surface: 'saddle', condition: 5 }, { rho: -1 }, { momentum: 1 },
+      ];
+      const out = [];
+      for (const config of cases) {
+        try {
+          (await Surface2d.create(config)).free();
+          out.push('accepted');
+        } catch (err) {
+          out.push(String(err.message));
+        }
+      }
+      return out;
+    });
+    const keys = ['colour', 'himmelblau', 'start', 'gsam', 'lr', 'condition', 'rho', 'momentum'];
+    refusals.forEach((message, i) => {
+      assert.ok(message.includes(keys[i]) && !message.includes('\n'), `case ${i}: a one-line message naming ${keys[i]}: ${message}`);
+    });
     assertNoErrors(errors);
   } finally {
     await context.close();
