@@ -153,6 +153,11 @@ export class Toy2dPanel {
         ...(run.sam !== 'none' && { rho: run.sam === 'asam' ? rhoAsam : rho }),
         start: this.info.start,
       })));
+      // One step and a reset (fresh momentum, step count 0: the run is as built) compile the
+      // kernels now, under "Building…": software adapters (SwiftShader) compile a pipeline at its
+      // first dispatch, which would otherwise make the first Step take seconds.
+      await Promise.all(built.map((s) => s.step(1)));
+      for (const s of built) s.reset(this.info.start[0], this.info.start[1]);
       const grid = await Surface2d.grid(name, GRID, condition);
       if (generation !== this.generation) {
         for (const s of built) s.free();

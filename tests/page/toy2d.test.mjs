@@ -91,6 +91,9 @@ async function waitForView(page, predicate, arg, what, timeout = 90_000) {
 
 async function openView(hash = '') {
   const opened = await openPage(env, { hash });
+  // The panel loads when it comes into view: scroll there once it exists (the charts above it
+  // grow while the page starts, so an earlier scroll can end up above it).
+  await opened.page.waitForFunction(() => window.samlab?.toy2d, null, { timeout: 60_000 });
   await opened.page.locator('#toy2d').scrollIntoViewIfNeeded();
   await waitForView(opened.page, (v) => v.error || (v.runs.sam && !v.busy && v.contours > 0), null, 'the view loads');
   assert.equal((await view(opened.page)).error, '', 'the view loads without an error');
