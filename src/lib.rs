@@ -15,6 +15,7 @@ pub mod optim;
 pub mod rng;
 pub mod sam;
 pub mod sharpness;
+pub mod surface;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -1575,3 +1575,57 @@ fn sharpness_and_landscape_reject_bad_input() {
         "no plot and no temp file written by a rejected run"
     );
 }
+
+#[test]
+fn surface_prints_one_json_line_per_sam_step_and_refuses_bad_settings() {
+    let tmp = TempDir::new("surface");
+    let run = |args: &[&str]| {
+        samlab_command(tmp.path())
+            .arg("surface")
+            .args(args)
+            .output()
+            .expect("run samlab")
+    };
+    let lines = json_lines(&run(&[
+        "--sam",
+        "sam",
+        "--rho",
+        "0.3",
+        "--steps",
+        "3",
+        "--start=1,-0.5",
+    ]));
+    assert_eq!(lines.len(), 3, "one line per step");
+    let pair = |record: &serde_json::Map<String, Value>, key: &str| -> [f64; 2] {
+        match record.get(key) {
+            Some(Value::Array(v)) => [v[0].as_f64().unwrap(), v[1].as_f64().unwrap()],
+            other => panic!("{key} should be [x, y], got {other:?}"),
+        }
+    };
+    assert_eq!(pair(&lines[0], "w"), [1.0, -0.5], "--start");
+    for (t, line) in lines.iter().enumerate() {
+        assert_eq!(number(line, "step"), t as f64);
+        let (w, p) = (pair(line, "w"), pair(line, "perturbed"));
+        let radius = (p[0] - w[0]).hypot(p[1] - w[1]);
+        assert!((radius - 0.3).abs() < 1e-5, "‖ε‖ = ρ at step {t}: {radius}");
+        if t > 0 {
+            assert_eq!(w, pair(&lines[t - 1], "next"), "steps chain");
+        }
+    }
+    let sgd = json_lines(&run(&["--sam", "none", "--steps", "1"]));
+    assert_eq!(
+        sgd[0].get("perturbed"),
+        Some(&Value::Null),
+        "SGD has no w + ε"
+    );
+    for (args, keywords) in [
+        (&["--sam", "gsam"][..], &["gsam", "asam"][..]),
+        (&["--surface", "himmelblau"], &["surface", "rosenbrock"]),
+        (&["--lr", "0"], &["lr"]),
+        (&["--start=1,2,3"], &["--start"]),
+        (&["--surface", "saddle", "--condition", "5"], &["condition"]),
+        (&["--steps", "0"], &["--steps"]),
+    ] {
+        assert_one_line_error(&run(args), keywords);
+    }
+}

@@ -54,6 +54,7 @@ const page = {
   charts: null,
   probe: null, // the sharpness panel (probe.js)
   compare: null, // the compared runs (compare.js)
+  toy2d: null, // SAM in two dimensions (toy2d.js)
   evalEvery: 0,
   watchdog: { ...WATCHDOG_MS },
   syncTimer: 0,
@@ -581,6 +582,7 @@ const PANEL_ELEMENTS = {
   loss: ['chart-loss'],
   readouts: ['chart-sam'],
   sharpness: ['probe'],
+  toy2d: ['toy2d'],
   track: ['track-controls', 'track-note'],
   measure: ['measure', 'measure-result'],
   landscape: ['landscape-row', 'landscape-note', 'landscape-status', 'landscape-error', 'probe-plots'],
@@ -964,6 +966,18 @@ async function setUpCharts() {
   }
 }
 
+/** SAM in two dimensions (toy2d.js): its own wasm instance and GPU device in this thread, loaded
+ *  when the panel comes into view (docs/web.md). */
+async function setUpToy2d() {
+  try {
+    const { Toy2dPanel } = await import('./toy2d.js');
+    page.toy2d = new Toy2dPanel($('toy2d'));
+  } catch (err) {
+    $('toy2d').hidden = true;
+    showBanner({ message: 'The two-dimensional SAM view could not be loaded; training still works.', detail: String(err?.message ?? err) });
+  }
+}
+
 /** The page's own URL parameters (for tests), besides the settings. */
 const PAGE_PARAMS = ['evalEvery', 'watchdog'];
 
@@ -1043,6 +1057,7 @@ async function main() {
   page.adapterHint = gpu.adapter;
   setInterval(watchdog, Math.min(2000, page.watchdog.silence / 4));
   startWorker();
+  setUpToy2d();
 }
 
 function copyEval(e) {
@@ -1086,6 +1101,10 @@ window.samlab = Object.freeze({
    *  line and plane (the last landscapes, as the worker sent them), planeContours (contour-line
    *  paths drawn), busy ('sharpness' | 'landscape' | null), errors (the panel's messages)}. */
   get sharpness() { return page.probe?.snapshot() ?? null; },
+  /** SAM in two dimensions: {loaded, surface, start, runs: {sgd|sam|asam: {sam, rho, lr, points
+   *  (as Surface2d.step returned them)}}, drawn: {id: {path, ascent, descent}} (the plotted points),
+   *  arrows, contours, busy, playing, error}; null before toy2d.js loads. */
+  get toy2d() { return page.toy2d?.snapshot() ?? null; },
   /** Test hook: a sharpness request exactly as given (e.g. an invalid one), answered in the panel. */
   requestSharpness(request) { page.probe?.requestRaw(request); },
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */

@@ -627,7 +627,7 @@ export function toHash(s) {
  */
 export const PANELS = Object.freeze([
   'settings', 'weights', 'export', 'share', 'status', 'accuracy', 'loss', 'readouts', 'sharpness', 'track', 'measure',
-  'landscape', 'compare',
+  'landscape', 'compare', 'toy2d',
 ]);
 /** Every name `NAME_hide` accepts: the settings' keys, then the panels. */
 export const HIDEABLE = Object.freeze([...KEYS, ...PANELS.filter((p) => !KEYS.includes(p))]);

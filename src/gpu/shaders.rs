@@ -26,6 +26,7 @@ pub fn source(name: &str) -> &'static str {
         "probe" => include_str!(concat!(env!("OUT_DIR"), "/shaders/probe.wgsl")),
         "random" => include_str!(concat!(env!("OUT_DIR"), "/shaders/random.wgsl")),
         "shift" => include_str!(concat!(env!("OUT_DIR"), "/shaders/shift.wgsl")),
+        "surface" => include_str!(concat!(env!("OUT_DIR"), "/shaders/surface.wgsl")),
         other => panic!("unknown shader {other:?}"), // ok: names are compile-time constants in ops/
     }
 }

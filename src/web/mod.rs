@@ -8,6 +8,7 @@
 //! cannot hit a double borrow.
 
 mod config;
+mod surface;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -19,6 +20,7 @@ use crate::sharpness::{self, LandscapeRequest, SharpnessRequest};
 use crate::train::{self, EvalMetrics};
 
 pub use config::WebConfig;
+pub use surface::Surface2d;
 
 #[wasm_bindgen(start)]
 fn start() {

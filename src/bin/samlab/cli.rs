@@ -1,10 +1,12 @@
 //! `samlab train …` (native only): trains natively on wgpu (Vulkan/Metal/DX12), printing one JSON object per
 //! evaluation on stdout and a progress bar plus a human summary on stderr. `samlab sharpness` and
-//! `samlab landscape` (in `cli/probe.rs`, plots in `cli/plot.rs`) measure saved weights.
+//! `samlab landscape` (in `cli/probe.rs`, plots in `cli/plot.rs`) measure saved weights;
+//! `samlab surface` (`cli/surface.rs`) steps SGD/SAM/ASAM on a 2-D loss surface.
 
 mod plot;
 mod probe;
 mod reproduce;
+mod surface;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +48,10 @@ enum Command {
     /// Run one of the seed papers' experiments over several seeds and write its table (Markdown),
     /// plot (SVG) and runs (JSON).
     Reproduce(reproduce::ReproduceArgs),
+    /// SGD, SAM or ASAM on a 2-D loss surface (the page's "SAM in two dimensions"): one JSON object
+    /// per step.
+    #[command(allow_negative_numbers = true)]
+    Surface(surface::SurfaceArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -240,7 +246,7 @@ pub fn main() -> ExitCode {
                 first = format!("missing {}", missing.join(", "));
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                first = "name a subcommand: train, sharpness, landscape or reproduce".into();
+                first = "name a subcommand: train, sharpness, landscape, surface or reproduce".into();
             }
             eprintln!(
                 "samlab: {first} (see `samlab{} --help`)",
@@ -254,6 +260,7 @@ pub fn main() -> ExitCode {
         Command::Sharpness(args) => pollster::block_on(probe::sharpness(args)),
         Command::Landscape(args) => pollster::block_on(probe::landscape(args)),
         Command::Reproduce(args) => pollster::block_on(reproduce::reproduce(args)),
+        Command::Surface(args) => pollster::block_on(surface::surface(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -276,6 +283,7 @@ fn subcommand_named() -> &'static str {
         Some("sharpness") => " sharpness",
         Some("landscape") => " landscape",
         Some("reproduce") => " reproduce",
+        Some("surface") => " surface",
         _ => " train",
     }
 }
