@@ -246,7 +246,8 @@ pub fn main() -> ExitCode {
                 first = format!("missing {}", missing.join(", "));
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                first = "name a subcommand: train, sharpness, landscape, surface or reproduce".into();
+                first =
+                    "name a subcommand: train, sharpness, landscape, surface or reproduce".into();
             }
             eprintln!(
                 "samlab: {first} (see `samlab{} --help`)",
