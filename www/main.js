@@ -59,7 +59,7 @@ const page = {
   syncTimer: 0,
   linkHash: '', // the URL hash the page was opened (or navigated) with: its SAM hyperparameters come back with its mode
   cifar: null, // {files: File[], key}: the CIFAR-10 file(s) the user chose (a link cannot carry them)
-  cifarPicks: 0, // counts the user's choices, so choosing the same file again builds afresh
+  cifarPicks: 0, // counts the user's file choices (CIFAR-10 and IDX), so choosing the same file again builds afresh
   idx: null, // {files: File[], key}: the user's own IDX files (like cifar)
   dataInfo: null, // the worker's last 'data' message: the data set's counts, size, SHA-256s, source
   dataInfoShown: null, // the 'data' message drawn under the data set field
@@ -223,7 +223,7 @@ function stopWorker() {
   page.probe?.workerGone();
 }
 
-/** The worker's `create` dataset for these (valid) settings; null without the CIFAR-10 files. */
+/** The worker's `create` dataset for these (valid) settings; null without the user's files (CIFAR-10, IDX). */
 function datasetFor(s) {
   const { dataset, perClass, config } = toTrainerConfig(s);
   if (dataset === 'idx') return page.idx ? { kind: 'idx', files: page.idx.files.map((file) => ({ name: file.name, bytes: file })) } : null;

@@ -5,10 +5,12 @@
 // once the command has been handled, which is what the page's watchdog waits for)
 //   {type:'create', dataset, config:{…Trainer config…}, options?:{evalEvery}}
 //                                     load the data and build a fresh Trainer. dataset: 'mnist' or
-//                                     'fashion-mnist' (fetched from data/, cached per name), or
+//                                     'fashion-mnist' (data.js: fetched from data/ or Cache Storage,
+//                                     checked against data/<name>/manifest.json, kept per name), or
 //                                     {kind:'cifar10', files:[{name, bytes}], perClass?, seed?} with
 //                                     bytes a File/Blob or an ArrayBuffer/Uint8Array (transfer it);
-//                                     the parsed subset of the last files (as Files) is kept
+//                                     the parsed subset of the last files (as Files) is kept; or
+//                                     {kind:'idx', files:[{name, bytes}]}: your own four IDX files
 //   {type:'start'}                    train until the end or a pause (also resumes); ignored while running
 //   {type:'pause'}                    stop after the current chunk; answered once the loop has stopped
 //   {type:'step', n}                  train n steps (while not running), then stay paused
@@ -43,6 +45,12 @@
 //                                     (tracking: false when it turned tracking off)
 //   {type:'log', level, text}         console.error output of the engine (forwarded; the page's console
 //                                     does not show a worker's console)
+//   {type:'progress', stage, label, loaded, total}   while the data loads (at most every 100 ms, and
+//                                     the final one): stage 'download' | 'cache' | 'read' (bytes) |
+//                                     'verify' | 'parse' (total null: indeterminate)
+//   {type:'data', dataset, label, trainCount, testCount, shape, source, checked, files}   the data set,
+//                                     once parsed: source 'network' | 'cache' | 'network and cache' |
+//                                     'disk'; files [{name, bytes, sha256, verified}]
 //   {type:'done', id, command, ok}
 
 import { DataError, assignIdxRoles, loadBuiltIn, progress, readUserFiles } from './data.js';

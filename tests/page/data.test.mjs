@@ -189,7 +189,7 @@ test('own IDX files dropped on the page, with names that say nothing: sorted by 
     assert.equal(await page.locator('#idxFile-error').innerText(), '');
     // The MLP takes 8×8 images.
     await page.selectOption('#model', 'mlp');
-    await waitForState(page, 'ready');
+    await page.waitForFunction(() => window.samlab.state === 'ready', null, { timeout: 60_000 }); // (after the debounce)
     assert.match(await page.locator('#data-summary').innerText(), /200 train \+ 50 test images \(8×8\)/);
 
     // The page stays usable: good files again, and a few steps.
