@@ -875,7 +875,7 @@ function renderDataInfo() {
   if (!show || page.dataInfoShown === d) return;
   page.dataInfoShown = d; // (the list is rebuilt only for a new message)
   $('data-summary').textContent = dataSummary(d);
-  $('data-summary').title = d.files.map((f) => `${f.name}: SHA-256 ${f.sha256 ?? 'not computed'}`).join('\n');
+  $('data-summary').title = ['Open for each file\'s size and SHA-256:', ...d.files.map((f) => `${f.name}: SHA-256 ${f.sha256 ?? 'not computed'}`)].join('\n');
   const items = d.files.map((f) => {
     const li = document.createElement('li');
     const hash = document.createElement('code');
