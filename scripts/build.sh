@@ -9,6 +9,8 @@
 #                                 (npm; the loss-landscape plane, loaded on demand)
 #   dist/data/mnist/*.gz          the embedded MNIST IDX files (data/mnist, from setup)
 #   dist/data/fashion-mnist/*.gz  Fashion-MNIST (real copies of data/fashion-mnist's symlinks)
+#   dist/data/*/manifest.json     each data set's files: {files: {name: {bytes, sha256}}}
+#   dist/sw.js                    the service worker, with this build's id and the files it keeps
 #
 # Nothing is downloaded: wasm-pack finds wasm-bindgen (the exact Cargo.lock version) in
 # .tools/bin and wasm-opt (npm binaryen 132, never Debian's binaryen 108, which corrupts
@@ -109,6 +111,41 @@ for ds in mnist fashion-mnist; do
     say "note: data/fashion-mnist not found (apt dataset-fashion-mnist); dist/ ships MNIST only"
   fi
 done
+
+# The built-in data sets' manifests: the size and SHA-256 of each file, which the worker checks
+# every download and every offline copy against (www/data.js). Then the service worker's build id
+# (a hash of every file it keeps: each build gets its own cache) and the list of those files: all
+# of dist/ but the data sets (the worker keeps those), the types and sw.js itself.
+node -e '
+  const fs = require("fs"), path = require("path"), crypto = require("crypto");
+  const sha = (bytes) => crypto.createHash("sha256").update(bytes).digest("hex");
+  for (const ds of fs.readdirSync("dist/data").sort()) {
+    const dir = path.join("dist/data", ds), files = {};
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".gz")).sort()) {
+      const bytes = fs.readFileSync(path.join(dir, f));
+      files[f] = { bytes: bytes.length, sha256: sha(bytes) };
+    }
+    fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ dataset: ds, files }, null, 1) + "\n");
+  }
+  const shell = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.posix.join(dir, e.name);
+      if (e.isDirectory()) { if (p !== "dist/data") walk(p); } else shell.push(p.slice("dist/".length));
+    }
+  };
+  walk("dist");
+  const keep = shell.filter((f) => f !== "sw.js" && f !== "sources.json" && !f.endsWith(".d.ts")).sort();
+  const build = sha(keep.map((f) => `${f} ${sha(fs.readFileSync("dist/" + f))}`).join("\n")).slice(0, 16);
+  let sw = fs.readFileSync("dist/sw.js", "utf8");
+  if (!sw.includes("__SAMLAB_BUILD__") || !sw.includes("__SAMLAB_SHELL__")) {
+    console.error("build: dist/sw.js has lost its __SAMLAB_BUILD__ / __SAMLAB_SHELL__ placeholders");
+    process.exit(1);
+  }
+  sw = sw.replaceAll("__SAMLAB_BUILD__", build).replaceAll("__SAMLAB_SHELL__", ["./", ...keep].join("\\n"));
+  fs.writeFileSync("dist/sw.js", sw);
+  console.log(`build: sw.js keeps ${keep.length + 1} files for offline use (build ${build})`);
+'
 
 # Sizes ------------------------------------------------------------------------
 gz() { gzip -9 -c "$1" | wc -c; }

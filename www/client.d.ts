@@ -49,7 +49,8 @@ export interface TrainerConfig {
 export type Dataset =
   | 'mnist'
   | 'fashion-mnist'
-  | { kind: 'cifar10'; files: { name: string; bytes: Blob | ArrayBuffer | Uint8Array }[]; perClass?: number; seed?: number };
+  | { kind: 'cifar10'; files: { name: string; bytes: Blob | ArrayBuffer | Uint8Array }[]; perClass?: number; seed?: number }
+  | { kind: 'idx'; files: { name: string; bytes: Blob | ArrayBuffer | Uint8Array }[] };
 
 export interface RunOptions {
   dataset?: Dataset;

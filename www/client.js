@@ -30,7 +30,7 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 export class Run {
   /**
    * Starts a worker and builds a Trainer in it: `dataset` is 'mnist' or 'fashion-mnist' (or the
-   * worker's CIFAR-10 form), `config` the Trainer config (docs/web.md), `evalEvery` how many steps
+   * worker's CIFAR-10 or own-IDX-files form), `config` the Trainer config (docs/web.md), `evalEvery` how many steps
    * between evaluations of the test split (default: half an epoch). Rejects with a RunError when
    * the config is refused or the engine cannot start; the worker is closed then.
    */

@@ -60,7 +60,12 @@ const page = {
   syncTimer: 0,
   linkHash: '', // the URL hash the page was opened (or navigated) with: its SAM hyperparameters come back with its mode
   cifar: null, // {files: File[], key}: the CIFAR-10 file(s) the user chose (a link cannot carry them)
-  cifarPicks: 0, // counts the user's choices, so choosing the same file again builds afresh
+  cifarPicks: 0, // counts the user's file choices (CIFAR-10 and IDX), so choosing the same file again builds afresh
+  idx: null, // {files: File[], key}: the user's own IDX files (like cifar)
+  dataInfo: null, // the worker's last 'data' message: the data set's counts, size, SHA-256s, source
+  dataInfoShown: null, // the 'data' message drawn under the data set field
+  dataProgress: null, // the worker's last 'progress' message while the data loads
+  progressSeen: {}, // stage → {value, max} the progress bar last showed (for tests)
   view: viewFromHash(''), // what the link hides, and embed=1 (settings.js, viewFromHash)
   revealed: new Set(), // names the link hides that were shown for a message (renderView)
   records: [], // every point of this run for the exports: export.js rows (train, test, curvature)
@@ -86,19 +91,23 @@ function pageErrors() {
   return validate(readSettings());
 }
 
-/** CIFAR-10 is chosen but no file: nothing to build a trainer from (the page says how to get it). */
+/** The data sets that come from the user's files: where the page keeps them and their control. */
+const FILE_DATASETS = { cifar10: { slot: 'cifar', field: 'cifarFile', what: 'the CIFAR-10 file' }, idx: { slot: 'idx', field: 'idxFile', what: 'your IDX files' } };
+
+/** CIFAR-10 or own IDX files are chosen but no file: nothing to build a trainer from (the page
+ *  says how to get it). */
 function missingData(s) {
-  return s.dataset === 'cifar10' && !page.cifar;
+  return Object.hasOwn(FILE_DATASETS, s.dataset) && !page[FILE_DATASETS[s.dataset].slot];
 }
 
-/** Identifies the trainer these settings build: structureKey(), plus the CIFAR-10 file chosen. */
+/** Identifies the trainer these settings build: structureKey(), plus the files chosen. */
 function trainerKey(s) {
   const key = structureKey(s);
-  return s.dataset === 'cifar10' ? `${key}\n${page.cifar?.key ?? ''}` : key;
+  return Object.hasOwn(FILE_DATASETS, s.dataset) ? `${key}\n${page[FILE_DATASETS[s.dataset].slot]?.key ?? ''}` : key;
 }
 
-/** Controls with a message slot that are not settings: the CIFAR-10 file and Load weights. */
-const OTHER_FIELDS = ['cifarFile', 'load'];
+/** Controls with a message slot that are not settings: the CIFAR-10 file, own IDX files, Load weights. */
+const OTHER_FIELDS = ['cifarFile', 'idxFile', 'load'];
 
 function showFieldErrors() {
   const errors = pageErrors();
@@ -215,9 +224,10 @@ function stopWorker() {
   page.probe?.workerGone();
 }
 
-/** The worker's `create` dataset for these (valid) settings; null without the CIFAR-10 files. */
+/** The worker's `create` dataset for these (valid) settings; null without the user's files (CIFAR-10, IDX). */
 function datasetFor(s) {
   const { dataset, perClass, config } = toTrainerConfig(s);
+  if (dataset === 'idx') return page.idx ? { kind: 'idx', files: page.idx.files.map((file) => ({ name: file.name, bytes: file })) } : null;
   if (dataset !== 'cifar10') return dataset;
   // CIFAR-10: the Files themselves (handles, not copies: the worker reads them), so a Restart or
   // a new model can read them again; the subset is drawn with the run's seed.
@@ -233,7 +243,9 @@ function createTrainer() {
   const { config } = toTrainerConfig(s);
   page.trainerKey = trainerKey(s);
   page.applied = { lr: config.lr, rho: config.rho ?? null };
-  for (const key of [...KEYS, 'cifarFile']) if (!LIVE_KEYS.includes(key)) delete page.workerErrors[key];
+  for (const key of [...KEYS, 'cifarFile', 'idxFile']) if (!LIVE_KEYS.includes(key)) delete page.workerErrors[key];
+  page.dataInfo = null;
+  page.dataProgress = null;
   send({ type: 'create', dataset: datasetFor(s), config, options: { evalEvery: page.evalEvery } });
   setState('loading', { detail: 'Loading' });
   page.compare?.rebuildAll();
@@ -245,6 +257,7 @@ function onWorkerMessage(worker, msg) {
   switch (msg.type) {
     case 'state':
       page.info = { ...page.info, ...msg };
+      if (msg.state !== 'loading') page.dataProgress = null;
       if (msg.state === 'paused' || msg.state === 'done') page.pausing = false;
       setState(msg.state === 'failed' && page.state === 'crashed' ? 'crashed' : msg.state);
       if (msg.state === 'ready') {
@@ -308,6 +321,14 @@ function onWorkerMessage(worker, msg) {
       break;
     case 'probing':
       page.probe?.onProbing(msg);
+      break;
+    case 'progress':
+      page.dataProgress = msg;
+      renderDataLoad();
+      break;
+    case 'data':
+      page.dataInfo = msg;
+      renderDataInfo();
       break;
     case 'error':
       if (msg.field === 'load') page.loadingWeights = null; // the file did not fit: forget it
@@ -456,26 +477,28 @@ function weightsFileName(step) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CIFAR-10 from the user's disk: the file input or a drop anywhere on the page
+// CIFAR-10 and own IDX files from the user's disk: the file inputs or a drop anywhere on the page
 
-/** The user chose CIFAR-10 file(s): keep the Files (handles) and build a trainer on them. */
-function useCifarFiles(fileList) {
+/** The user chose the files of `dataset` ('cifar10' or 'idx'): keep the Files (handles) and
+ *  build a trainer on them. */
+function useDataFiles(dataset, fileList) {
   const files = [...(fileList ?? [])];
   if (files.length === 0) return; // a cancelled dialog keeps the files chosen before
+  const { slot, field, what } = FILE_DATASETS[dataset];
   if (!STRUCTURAL_STATES.has(page.state)) {
     const names = files.map((f) => f.name).join(', ');
-    showBanner({ message: `${names} ${files.length === 1 ? 'was' : 'were'} not used: the data set cannot change during a run.`, hint: 'Press Reset, then choose the CIFAR-10 file again.' });
+    showBanner({ message: `${names} ${files.length === 1 ? 'was' : 'were'} not used: the data set cannot change during a run.`, hint: `Press Reset, then choose ${what} again.` });
     return;
   }
   page.cifarPicks += 1;
-  page.cifar = {
+  page[slot] = {
     files,
     key: `${page.cifarPicks}:${files.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join('|')}`,
   };
-  delete page.workerErrors.cifarFile;
+  delete page.workerErrors[field];
   delete page.workerErrors.perClass;
-  if ($('dataset').value !== 'cifar10') {
-    $('dataset').value = 'cifar10';
+  if ($('dataset').value !== dataset) {
+    $('dataset').value = dataset;
     delete page.workerErrors.dataset;
     updateUrl();
   }
@@ -483,14 +506,23 @@ function useCifarFiles(fileList) {
   syncTrainer();
 }
 
-function onCifarFileInput() {
-  const input = $('cifar-file-input');
-  useCifarFiles(input.files);
+function onFileInput(dataset, input) {
+  useDataFiles(dataset, input.files);
   input.value = ''; // so choosing the same file again is a new choice
 }
 
-/** Files dropped anywhere on the page are CIFAR-10 (the browser must not open them instead).
- *  During a run the drop is taken too, so useCifarFiles can say why it changes nothing. */
+/** Dropped files are IDX files when a name says so (…-ubyte, .idx, idx1/idx3) and none is
+ *  CIFAR-10's (.bin, .tar, .tgz, cifar…); anything else is taken as CIFAR-10, whose reader says
+ *  what is wrong with it. */
+function droppedDataset(files) {
+  const names = files.map((f) => f.name.toLowerCase());
+  const cifar = names.some((n) => /\.bin$|\.tar(\.gz)?$|\.tgz$|cifar/.test(n));
+  const idx = names.some((n) => /ubyte|\.idx\d?(\.gz)?$|idx[13]/.test(n));
+  return idx && !cifar ? 'idx' : 'cifar10';
+}
+
+/** Files dropped anywhere on the page are CIFAR-10 or own IDX files (the browser must not open
+ *  them instead). During a run the drop is taken too, so useDataFiles can say why it changes nothing. */
 function listenForDrops() {
   const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes('Files');
   const usable = () => page.state !== 'checking' && page.state !== 'nogpu';
@@ -507,7 +539,8 @@ function listenForDrops() {
     if (!hasFiles(event)) return;
     event.preventDefault();
     document.body.classList.remove('dropping');
-    if (usable()) useCifarFiles(event.dataTransfer.files);
+    const files = [...(event.dataTransfer.files ?? [])];
+    if (usable() && files.length) useDataFiles(droppedDataset(files), files);
   });
 }
 
@@ -772,19 +805,104 @@ function render() {
   renderStatus();
 }
 
-/** The CIFAR-10 file control and how to get the file; the chosen model's hint. */
+/** The CIFAR-10 and own IDX file controls and how to get the files; the data set's progress and
+ *  summary; the chosen model's hint. */
 function renderData(settings) {
-  const cifar = settings.dataset === 'cifar10';
-  $('cifar').hidden = !cifar;
-  $('cifarFile').disabled = !STRUCTURAL_STATES.has(page.state);
-  $('cifar-howto').hidden = !cifar || Boolean(page.cifar);
-  // A link that chose CIFAR-10 brought no file with it.
-  $('cifar-link-note').hidden = new URLSearchParams(page.linkHash.replace(/^#/, '')).get('dataset') !== 'cifar10';
-  const name = page.cifar ? describeFiles(page.cifar.files) : '';
-  if ($('cifar-file-name').textContent !== name) $('cifar-file-name').textContent = name;
-  $('cifar-file-name').hidden = !name;
+  const linked = new URLSearchParams(page.linkHash.replace(/^#/, '')).get('dataset');
+  for (const [dataset, id] of [['cifar10', 'cifar'], ['idx', 'idx']]) {
+    const chosen = settings.dataset === dataset;
+    const files = page[FILE_DATASETS[dataset].slot];
+    $(id).hidden = !chosen;
+    $(`${id}File`).disabled = !STRUCTURAL_STATES.has(page.state);
+    $(`${id}-howto`).hidden = !chosen || Boolean(files);
+    // A link that chose CIFAR-10 or own files brought no file with it.
+    $(`${id}-link-note`).hidden = linked !== dataset;
+    const name = files ? describeFiles(files.files) : '';
+    if ($(`${id}-file-name`).textContent !== name) $(`${id}-file-name`).textContent = name;
+    $(`${id}-file-name`).hidden = !name;
+  }
+  renderDataLoad();
+  renderDataInfo();
   const hint = MODEL_INFO[settings.model]?.hint ?? '';
   if ($('model-note').textContent !== hint) $('model-note').textContent = hint;
+}
+
+const mbText = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+/** "MNIST" stays, "Your IDX files" reads "your IDX files" inside a sentence. */
+const inSentence = (label) => label.replace(/^Your /, 'your ');
+
+/** The progress bar while the data loads: determinate while bytes arrive (download, reading the
+ *  user's files), indeterminate while they are hashed and parsed. */
+function renderDataLoad() {
+  const p = page.dataProgress;
+  const show = Boolean(p) && page.state === 'loading';
+  $('data-load').hidden = !show;
+  if (!show) return;
+  const bar = $('data-progress');
+  const what = inSentence(p.label ?? 'the data');
+  const sized = typeof p.total === 'number' && p.total > 0;
+  const of = sized ? `: ${mbText(p.loaded)} of ${mbText(p.total)}` : '';
+  const text = {
+    download: `Downloading ${what}${of}`,
+    cache: `Reading ${what} from this browser's cache`,
+    read: `Reading ${what}${of}`,
+    verify: `Computing the SHA-256 of ${what}`,
+    parse: `Parsing ${what}`,
+  }[p.stage] ?? `Loading ${what}`;
+  if ($('data-progress-label').textContent !== text) $('data-progress-label').textContent = text;
+  if (sized) {
+    bar.max = p.total;
+    bar.value = Math.min(p.loaded, p.total);
+  } else if (p.total === 0) {
+    bar.max = 1;
+    bar.value = 1; // nothing to download: all from the cache
+  } else {
+    bar.removeAttribute('value'); // indeterminate
+  }
+  bar.setAttribute('aria-valuetext', text);
+  page.progressSeen[p.stage] = { value: bar.hasAttribute('value') ? bar.value : null, max: bar.max };
+}
+
+/** Under the data set field: the counts, the size of the files, their SHA-256 (checked against
+ *  the build's manifest for MNIST and Fashion-MNIST) and where they came from. */
+function dataSummary(d) {
+  const [c, h, w] = d.shape ?? [];
+  const shape = c === 1 ? `${h}×${w}` : `${h}×${w}×${c}`;
+  const bytes = d.files.reduce((sum, f) => sum + f.bytes, 0);
+  const count = (n) => Number(n).toLocaleString('en');
+  const files = `${mbText(bytes)} in ${d.files.length} file${d.files.length === 1 ? '' : 's'}`;
+  const check = d.source === 'disk' ? 'SHA-256 below'
+    : d.checked ? 'SHA-256 verified' : 'SHA-256 not checked (needs https or localhost)';
+  const source = { cache: 'from the cache', network: 'downloaded', 'network and cache': 'downloaded and from the cache', disk: 'from your disk' }[d.source] ?? '';
+  return [`${d.label}: ${count(d.trainCount)} train + ${count(d.testCount)} test images (${shape})`, files, check, source].filter(Boolean).join(' · ');
+}
+
+function renderDataInfo() {
+  const d = page.dataInfo;
+  const show = Boolean(d) && d.dataset === $('dataset').value;
+  $('data-info').hidden = !show;
+  if (!show || page.dataInfoShown === d) return;
+  page.dataInfoShown = d; // (the list is rebuilt only for a new message)
+  $('data-summary').textContent = dataSummary(d);
+  $('data-summary').title = ['Open for each file\'s size and SHA-256:', ...d.files.map((f) => `${f.name}: SHA-256 ${f.sha256 ?? 'not computed'}`)].join('\n');
+  const items = d.files.map((f) => {
+    const li = document.createElement('li');
+    const hash = document.createElement('code');
+    hash.className = 'sha256';
+    hash.textContent = f.sha256 ?? 'not computed';
+    li.append(`${f.name} · ${f.bytes.toLocaleString('en')} bytes · SHA-256 `, hash, f.verified ? ' ✓ matches the manifest' : '');
+    return li;
+  });
+  $('data-file-list').replaceChildren(...items);
+}
+
+/** The service worker (sw.js) keeps the page itself for offline use; the worker keeps the data.
+ *  Only where the browser offers it (a secure context: https or localhost). */
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext || !/^https?:$/.test(location.protocol)) return;
+  navigator.serviceWorker.register('./sw.js').catch((err) => {
+    console.warn(`samlab: the page will not work offline (${String(err?.message ?? err)})`);
+  });
 }
 
 /** The chosen SAM mode: its hyperparameter fields, what it does, its paper, its passes per step. */
@@ -880,7 +998,7 @@ function renderStatus() {
   const s = page.state;
   const info = page.info;
   let text = STATE_TEXT[s] ?? s;
-  if (s === 'idle' && missingData(readSettings())) text = 'Choose the CIFAR-10 file to build the model';
+  if (s === 'idle' && missingData(readSettings())) text = `Choose ${FILE_DATASETS[readSettings().dataset].what} to build the model`;
   if (s === 'loading') text = `${info.detail ?? 'Loading'}…`;
   if (s === 'running' && page.pausing) text = 'Pausing…';
   $('status-state').textContent = text;
@@ -1015,7 +1133,9 @@ async function main() {
   $('load').addEventListener('click', () => $('load-file').click());
   $('load-file').addEventListener('change', onLoadFile);
   $('cifarFile').addEventListener('click', () => $('cifar-file-input').click());
-  $('cifar-file-input').addEventListener('change', onCifarFileInput);
+  $('cifar-file-input').addEventListener('change', () => onFileInput('cifar10', $('cifar-file-input')));
+  $('idxFile').addEventListener('click', () => $('idx-file-input').click());
+  $('idx-file-input').addEventListener('change', () => onFileInput('idx', $('idx-file-input')));
   $('share').addEventListener('click', onShare);
   $('copy-embed').addEventListener('click', onCopyEmbed);
   $('export-csv').addEventListener('click', onExportCsv);
@@ -1046,6 +1166,7 @@ async function main() {
   });
 
   render();
+  registerServiceWorker();
   await setUpCharts();
   const gpu = await findWebGpu();
   if (!gpu.ok) {
@@ -1083,6 +1204,15 @@ window.samlab = Object.freeze({
   get hasSavedWeights() { return Boolean(page.lastWeights); },
   /** Names of the CIFAR-10 files chosen (empty when none). */
   get cifarFiles() { return page.cifar ? page.cifar.files.map((f) => f.name) : []; },
+  /** Names of the own IDX files chosen (empty when none). */
+  get idxFiles() { return page.idx ? page.idx.files.map((f) => f.name) : []; },
+  /** The data set of the trainer (the worker's 'data' message: dataset, label, trainCount,
+   *  testCount, shape, source, checked, files: [{name, bytes, sha256, verified}]), null before. */
+  get data() { return page.dataInfo && structuredClone(page.dataInfo); },
+  /** stage → {value, max}: what the progress bar last showed in each stage of this page. */
+  get dataProgress() { return structuredClone(page.progressSeen); },
+  /** Whether a service worker controls this page (it was loaded through it). */
+  get offlineReady() { return Boolean(navigator.serviceWorker?.controller); },
   /** The link's view: {embed, hidden: the names of NAME_hide that are hidden now}. */
   get view() {
     const hidden = HIDEABLE.filter((name) => hideTargets(name).some((el) => el.classList.contains('link-hidden')));

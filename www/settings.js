@@ -4,8 +4,9 @@
 // (tests/page/settings.test.mjs). A setting is kept as the text the user typed until it is
 // validated; only valid settings become a config.
 
-/** "cifar10" comes from the user's disk (a link cannot carry it; the page says how to get it). */
-export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10'];
+/** "cifar10" and "idx" (your own IDX files) come from the user's disk (a link cannot carry them;
+ *  the page says so). */
+export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'idx'];
 export const MODELS = ['mlp', 'lenet', 'tfjs-convnet', 'resnet8'];
 /** Training-set augmentation: random crops padded by 1/8 of the image, plus flips for colour. */
 export const AUGMENT = ['off', 'on'];

@@ -5,10 +5,12 @@
 // once the command has been handled, which is what the page's watchdog waits for)
 //   {type:'create', dataset, config:{…Trainer config…}, options?:{evalEvery}}
 //                                     load the data and build a fresh Trainer. dataset: 'mnist' or
-//                                     'fashion-mnist' (fetched from data/, cached per name), or
+//                                     'fashion-mnist' (data.js: fetched from data/ or Cache Storage,
+//                                     checked against data/<name>/manifest.json, kept per name), or
 //                                     {kind:'cifar10', files:[{name, bytes}], perClass?, seed?} with
 //                                     bytes a File/Blob or an ArrayBuffer/Uint8Array (transfer it);
-//                                     the parsed subset of the last files (as Files) is kept
+//                                     the parsed subset of the last files (as Files) is kept; or
+//                                     {kind:'idx', files:[{name, bytes}]}: your own four IDX files
 //   {type:'start'}                    train until the end or a pause (also resumes); ignored while running
 //   {type:'pause'}                    stop after the current chunk; answered once the loop has stopped
 //   {type:'step', n}                  train n steps (while not running), then stay paused
@@ -43,15 +45,17 @@
 //                                     (tracking: false when it turned tracking off)
 //   {type:'log', level, text}         console.error output of the engine (forwarded; the page's console
 //                                     does not show a worker's console)
+//   {type:'progress', stage, label, loaded, total}   while the data loads (at most every 100 ms, and
+//                                     the final one): stage 'download' | 'cache' | 'read' (bytes) |
+//                                     'verify' | 'parse' (total null: indeterminate)
+//   {type:'data', dataset, label, trainCount, testCount, shape, source, checked, files}   the data set,
+//                                     once parsed: source 'network' | 'cache' | 'network and cache' |
+//                                     'disk'; files [{name, bytes, sha256, verified}]
 //   {type:'done', id, command, ok}
 
-const DATA_FILES = [
-  'train-images-idx3-ubyte.gz',
-  'train-labels-idx1-ubyte.gz',
-  't10k-images-idx3-ubyte.gz',
-  't10k-labels-idx1-ubyte.gz',
-];
-const DATASET_LABELS = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST', cifar10: 'CIFAR-10' };
+import { DataError, assignIdxRoles, loadBuiltIn, progress, readUserFiles } from './data.js';
+
+const DATASET_LABELS = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST', cifar10: 'CIFAR-10', idx: 'Your IDX files' };
 const CIFAR_FILES_HINT = 'Choose cifar-10-binary.tar.gz as downloaded, or data_batch_1.bin … data_batch_5.bin together with test_batch.bin.';
 
 /** Aim for a metrics update about four times a second, whatever the adapter's speed. */
@@ -78,8 +82,9 @@ let nextTrackStep = null; // null: the first multiple of tracking.every at or af
 /** A measurement running longer than this stops sending heartbeats (so the page's watchdog can
  *  tell a hung engine). */
 const HEARTBEAT_LIMIT_S = 600;
-const dataCache = new Map(); // dataset name → Promise<Uint8Array[4]>
-let cifarCache = null; // {key, data}: the wasm Dataset of the last CIFAR-10 files and subset
+const dataCache = new Map(); // dataset name → Promise<{files: Uint8Array[4], summary}>
+let cifarCache = null; // {key, data, summary}: the wasm Dataset of the last CIFAR-10 files and subset
+let idxFilesCache = null; // {key, files, summary}: the bytes of the user's last IDX files (Files)
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
 const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
@@ -175,7 +180,7 @@ function fieldOf(message) {
 
 /** Any thrown value → {message, hint, field?, fatal?, detail?} in plain words. */
 function classify(err, field) {
-  if (err instanceof UserError) {
+  if (err instanceof UserError || err instanceof DataError) {
     return { message: err.message, hint: err.hint ?? '', field: err.field ?? field };
   }
   const raw = err instanceof Error ? err.message : String(err);
@@ -229,53 +234,67 @@ function snapshot() {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+/** The files of MNIST or Fashion-MNIST (data.js: downloaded with progress and checked against
+ *  the manifest, or from Cache Storage), kept per name while this worker lives. */
 async function loadData(name) {
-  if (!Object.hasOwn(DATASET_LABELS, name)) {
-    throw new UserError(`There is no data set called "${name}".`, { field: 'dataset', hint: 'Choose MNIST, Fashion-MNIST or CIFAR-10.' });
+  if (!Object.hasOwn(DATASET_LABELS, name) || name === 'cifar10' || name === 'idx') {
+    throw new UserError(`There is no data set called "${name}".`, { field: 'dataset', hint: 'Choose MNIST, Fashion-MNIST, CIFAR-10 or your own IDX files.' });
   }
   if (!dataCache.has(name)) {
-    const base = new URL(`./data/${name}/`, self.location.href);
-    const files = Promise.all(DATA_FILES.map(async (file) => {
-      let response;
-      try {
-        response = await fetch(new URL(file, base));
-      } catch (err) {
-        throw new UserError(`${DATASET_LABELS[name]} could not be downloaded (${firstLine(err.message)}).`, { field: 'dataset', hint: 'Check the connection to the server and press Reset.' });
-      }
-      if (!response.ok) {
-        throw new UserError(`${DATASET_LABELS[name]} is not part of this build (data/${name}/${file}: HTTP ${response.status}).`, { field: 'dataset', hint: 'Choose another data set, or rebuild the page with the data present (npm run build).' });
-      }
-      return new Uint8Array(await response.arrayBuffer());
-    }));
+    const files = loadBuiltIn(DATASET_LABELS[name], new URL(`./data/${name}/`, self.location.href), post);
     dataCache.set(name, files);
     files.catch(() => dataCache.delete(name));
   }
   return dataCache.get(name);
 }
 
-/** Builds the wasm Dataset of MNIST or Fashion-MNIST (fetched from data/); the caller frees it. */
-async function idxDataset(name) {
-  const [trainImages, trainLabels, testImages, testLabels] = await loadData(name);
-  await engine;
+/** Dataset.fromIdx on the four files (IDX_ROLES order), with the parse stage shown. */
+function parseIdx(name, label, files, field, hint) {
+  progress(post, 'parse', label)(null, null);
   try {
-    return wasm.Dataset.fromIdx(name, trainImages, trainLabels, testImages, testLabels);
+    return wasm.Dataset.fromIdx(name, ...files);
   } catch (err) {
-    throw new UserError(`The ${DATASET_LABELS[name]} files are damaged: ${firstLine(err.message ?? err)}`, { field: 'dataset', hint: 'Rebuild the page (npm run build).' });
+    if (err instanceof WebAssembly.RuntimeError) throw err;
+    throw new UserError(`${label}: ${firstLine(err.message ?? err)}`, { field, hint });
   }
 }
 
-/** One file's bytes: a File/Blob is read here, an ArrayBuffer or typed array is taken as it is. */
-async function fileBytes({ name, bytes }) {
-  if (bytes instanceof Blob) {
-    try {
-      return new Uint8Array(await bytes.arrayBuffer());
-    } catch (err) {
-      throw new UserError(`${name} could not be read (${firstLine(err.message ?? err)}).`, { field: 'cifarFile', hint: 'Choose the file again.' });
-    }
+/** The wasm Dataset of MNIST or Fashion-MNIST (fetched from data/); the caller frees it. */
+async function idxDataset(name) {
+  const { files, summary } = await loadData(name);
+  await engine;
+  const data = parseIdx(name, DATASET_LABELS[name], files, 'dataset', 'The files are damaged: rebuild the page (npm run build).');
+  return { data, summary };
+}
+
+/** Files ({name, bytes: File}) are recognised by name, size and date; anything else is not kept. */
+function filesKey(files, ...more) {
+  return files.every((f) => f.bytes instanceof File)
+    ? JSON.stringify([files.map((f) => [f.name, f.bytes.size, f.bytes.lastModified]), ...more])
+    : null;
+}
+
+/** The wasm Dataset of the user's own four IDX files (raw or .gz, roles from names and headers);
+ *  the caller frees it. The bytes of the last Files are kept, so a new model does not read them again. */
+async function userIdxDataset({ files }) {
+  const hint = 'Choose the four IDX files again: training images and labels, test images and labels.';
+  if (!Array.isArray(files) || files.length === 0) {
+    throw new UserError('No IDX files were given: a link cannot carry them.', { field: 'idxFile', hint });
   }
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  throw new UserError(`${name} came without its bytes.`, { field: 'cifarFile', hint: CIFAR_FILES_HINT });
+  const key = filesKey(files);
+  if (key === null || idxFilesCache?.key !== key) {
+    idxFilesCache = null;
+    setState('loading', { detail: `Reading ${files.length} file${files.length === 1 ? '' : 's'}` });
+    const read = await readUserFiles(files.map((f) => ({ name: String(f.name ?? ''), bytes: f.bytes })), { field: 'idxFile', hint, label: DATASET_LABELS.idx }, post);
+    const ordered = await assignIdxRoles(read);
+    const summary = { source: 'disk', checked: false, files: ordered.map((f) => ({ name: f.name, bytes: f.bytes.length, sha256: f.sha256, verified: false })) };
+    idxFilesCache = { key, files: ordered.map((f) => f.bytes), summary };
+  }
+  const { files: bytes, summary } = idxFilesCache;
+  if (key === null) idxFilesCache = null;
+  await engine;
+  const data = parseIdx('idx', DATASET_LABELS.idx, bytes, 'idxFile', hint);
+  return { data, summary };
 }
 
 /**
@@ -289,10 +308,8 @@ async function cifarDataset({ files, perClass, seed }) {
     throw new UserError('No CIFAR-10 file was given.', { field: 'cifarFile', hint: CIFAR_FILES_HINT });
   }
   const names = files.map((f) => String(f.name ?? ''));
-  const key = files.every((f) => f.bytes instanceof File)
-    ? JSON.stringify([files.map((f) => [f.name, f.bytes.size, f.bytes.lastModified]), perClass ?? null, seed ?? null])
-    : null;
-  if (key !== null && cifarCache?.key === key) return cifarCache.data;
+  const key = filesKey(files, perClass ?? null, seed ?? null);
+  if (key !== null && cifarCache?.key === key) return cifarCache;
   cifarCache?.data.free();
   cifarCache = null;
   const batches = names.some((name) => /\.bin$/i.test(name));
@@ -300,9 +317,12 @@ async function cifarDataset({ files, perClass, seed }) {
     throw new UserError(`${names.join(', ')}: that is ${files.length} files but no .bin batch.`, { field: 'cifarFile', hint: CIFAR_FILES_HINT });
   }
   setState('loading', { detail: `Reading ${files.length === 1 ? names[0] : `${files.length} CIFAR-10 files`}` });
-  const bytes = await Promise.all(files.map(fileBytes));
+  const read = await readUserFiles(files.map((f, i) => ({ name: names[i], bytes: f.bytes })), { field: 'cifarFile', hint: CIFAR_FILES_HINT, label: DATASET_LABELS.cifar10 }, post);
+  const bytes = read.map((f) => f.bytes);
+  const summary = { source: 'disk', checked: false, files: read.map((f) => ({ name: f.name, bytes: f.bytes.length, sha256: f.sha256, verified: false })) };
   await engine;
   setState('loading', { detail: 'Unpacking CIFAR-10' });
+  progress(post, 'parse', DATASET_LABELS.cifar10)(null, null);
   let data;
   try {
     data = batches
@@ -315,8 +335,9 @@ async function cifarDataset({ files, perClass, seed }) {
     if (/stratified subset/.test(message)) throw new UserError(message, { field: 'perClass' });
     throw new UserError(batches ? message : `${names[0]}: ${message}`, { field: 'cifarFile' });
   }
-  if (key !== null) cifarCache = { key, data };
-  return data;
+  const result = { data, summary };
+  if (key !== null) cifarCache = { key, ...result };
+  return result;
 }
 
 async function create({ dataset = 'mnist', config = {}, options = {} }) {
@@ -331,19 +352,30 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     chunkSteps = 1;
     nextTrackStep = null;
     swa = config?.swaStart !== undefined && config?.swaStart !== null;
-    // CIFAR-10 comes from the user's files ('cifar10' alone has none: the message says so).
+    // CIFAR-10 and own IDX files come from the user's files ('cifar10' or 'idx' alone has none:
+    // the message says so).
     const cifar = dataset === 'cifar10' || dataset?.kind === 'cifar10';
-    const name = cifar ? 'cifar10' : dataset;
+    const own = dataset === 'idx' || dataset?.kind === 'idx';
+    const name = cifar ? 'cifar10' : own ? 'idx' : dataset;
     setState('loading', { detail: 'Loading the data' });
-    const data = cifar ? await cifarDataset(dataset?.kind ? dataset : {}) : await idxDataset(name);
+    const loader = cifar ? cifarDataset : own ? userIdxDataset : idxDataset;
+    const { data, summary } = await loader(cifar || own ? (dataset?.kind ? dataset : {}) : name);
     setState('loading', { detail: 'Building the model' });
     const counts = { trainCount: num(data.trainCount), testCount: num(data.testCount) };
+    post({ type: 'data', dataset: name, label: DATASET_LABELS[name], ...counts, shape: Array.from(data.shape, num), ...summary });
     try {
       trainer = await wasm.Trainer.create(config, data);
     } catch (err) {
       // A config the Trainer refuses names its key: put the message beside that setting.
       const error = classify(err);
-      throw error.fatal ? err : new UserError(error.message, { field: fieldOf(error.message) });
+      if (error.fatal) throw err;
+      const field = fieldOf(error.message);
+      const [, h, w] = Array.from(data.shape, num);
+      if (field === 'model' && /too small|shrink to/.test(error.message)) {
+        const why = error.message.replace(/^invalid setting:\s*/, '');
+        throw new UserError(`The model "${config.model}" cannot take ${h}×${w} images: ${why}.`, { field, hint: 'The MLP takes images of any size.' });
+      }
+      throw new UserError(error.message, { field });
     } finally {
       // The trainer keeps its own copy (on the GPU); a cached CIFAR-10 Dataset stays for the next.
       if (data !== cifarCache?.data) data.free();

@@ -345,10 +345,12 @@ test('hostile files during a run: a clear message, the run goes on with its data
     assert.equal(await page.locator('#load-error').innerText(), '', 'the restored weights fit');
     assert.equal(restored.accuracy, lastEval.accuracy, `restored ${restored.accuracy}, last evaluation ${lastEval.accuracy}`);
 
-    // Not running: the same corrupt file gets the reader's own message beside the CIFAR-10 control.
+    // Not running: the same corrupt file, taken as own IDX files by its name, gets a message beside
+    // that control (its header says labels, and three more files are needed).
     await drop(page, [['train-images-idx3-ubyte.gz', BAD_IDX_GZ]]);
     await waitForState(page, 'failed', 60_000);
-    assert.match(await page.locator('#cifarFile-error').innerText(), /^train-images-idx3-ubyte\.gz: archive is not a valid tar file/);
+    assert.equal(await page.inputValue('#dataset'), 'idx');
+    assert.match(await page.locator('#idxFile-error').innerText(), /^Need the four IDX files, got 1 \(train-images-idx3-ubyte\.gz\): missing training images and test images; missing test labels\./);
     assert.equal(await page.inputValue('#hidden'), '64', 'the settings stay');
     assertNoErrors(errors, [/simulated engine crash/]);
   } finally {

@@ -585,7 +585,7 @@ test('the page offers every model, data set and augmentation choice (index.html 
   assert.deepEqual(MODELS, ['mlp', 'lenet', 'tfjs-convnet', 'resnet8']);
   assert.deepEqual(options('model'), MODELS.map((m) => [m, MODEL_INFO[m].name]));
   assert.deepEqual(options('dataset').map(([value]) => value), DATASETS);
-  assert.deepEqual(options('dataset').at(-1), ['cifar10', 'CIFAR-10 (from your disk)']);
+  assert.deepEqual(options('dataset').slice(-2), [['cifar10', 'CIFAR-10 (from your disk)'], ['idx', 'Your IDX files (from your disk)']]);
   assert.deepEqual(options('augment').map(([value]) => value), AUGMENT);
   for (const m of MODELS.filter((m) => m !== 'mlp')) assert.match(MODEL_INFO[m].hint, /Try /, `${m} suggests settings`);
   // The CIFAR-10 file control has its message slot, and the page says how to get the file.
@@ -594,6 +594,12 @@ test('the page offers every model, data set and augmentation choice (index.html 
   assert.match(html, /<input type="file" id="cifar-file-input" multiple/);
   assert.match(html, /href="https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-binary\.tar\.gz"/);
   assert.match(html, /npm run fetch-data -- --dataset cifar10/);
+  // So do own IDX files, and the data set's progress bar has its label.
+  assert.match(html, /<button type="button" id="idxFile"/);
+  assert.match(html, /id="idxFile-error"/);
+  assert.match(html, /<input type="file" id="idx-file-input" multiple/);
+  assert.match(html, /<label for="data-progress" id="data-progress-label">/);
+  assert.match(html, /<progress id="data-progress" aria-labelledby="data-progress-label">/);
 });
 
 test('models: hidden widths only for the MLP (checked, sent and linked), dropout and augmentation for all', () => {
