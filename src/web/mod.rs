@@ -354,11 +354,7 @@ impl Trainer {
                 .map_err(|e| JsValue::from(js_error(e)))?;
             let result = js_sys::Object::new();
             set(&result, "name", &JsValue::from(weights.name.as_str()))?;
-            set(
-                &result,
-                "shape",
-                &js_sys::Uint32Array::from(shape.as_slice()).into(),
-            )?;
+            set(&result, "shape", &to_js(&weights.shape)?)?;
             set(&result, "units", &JsValue::from(weights.units as u32))?;
             set(
                 &result,
