@@ -53,6 +53,7 @@ const page = {
   adapterHint: '',
   charts: null,
   probe: null, // the sharpness panel (probe.js)
+  inspect: null, // the inspection panel (inspect.js)
   evalEvery: 0,
   watchdog: { ...WATCHDOG_MS },
   syncTimer: 0,
@@ -202,6 +203,7 @@ function clearRun() {
   page.firstStepMs = null;
   page.charts?.clear();
   page.probe?.clear();
+  page.inspect?.clear();
 }
 
 function stopWorker() {
@@ -209,6 +211,7 @@ function stopWorker() {
   page.worker = null;
   page.pending.clear();
   page.probe?.workerGone();
+  page.inspect?.clear();
 }
 
 /** A new trainer for the current settings (only before a run has started: nothing to keep). */
@@ -263,6 +266,9 @@ function onWorkerMessage(worker, msg) {
       page.charts?.addTest(msg);
       renderStatus();
       break;
+    case 'inspection':
+      page.inspect?.onInspection(msg);
+      break;
     case 'saved':
       page.lastWeights = { bytes: msg.bytes, name: weightsFileName(msg.step) };
       page.restartWeights = { bytes: msg.bytes, step: msg.step };
@@ -302,6 +308,9 @@ function onWorkerMessage(worker, msg) {
       else if (PROBE_FIELDS.has(msg.field) && page.probe) {
         page.errorLog.push(msg.message);
         page.probe.onError(msg);
+      } else if (msg.field === 'inspect' && page.inspect) {
+        page.errorLog.push(msg.message);
+        page.inspect.onError(msg);
       } else showError(msg);
       break;
     case 'log':
@@ -310,6 +319,7 @@ function onWorkerMessage(worker, msg) {
     case 'done':
       page.pending.delete(msg.id);
       page.probe?.onDone(msg.command, msg.ok);
+      page.inspect?.onDone(msg.command);
       render();
       break;
     default:
@@ -560,6 +570,7 @@ const PANEL_ELEMENTS = {
   track: ['track-controls', 'track-note'],
   measure: ['measure', 'measure-result'],
   landscape: ['landscape-row', 'landscape-note', 'landscape-status', 'landscape-error', 'probe-plots'],
+  inspect: ['inspect'],
 };
 
 function hideTargets(name) {
@@ -741,6 +752,7 @@ function render() {
   $('save').disabled = noGpu || !hasTrainer || busy();
   $('load').disabled = noGpu || !(s === 'ready' || s === 'paused' || s === 'done') || busy();
   page.probe?.render();
+  page.inspect?.render();
   renderView(errors);
   renderStatus();
 }
@@ -921,6 +933,13 @@ async function setUpCharts() {
     $('probe').hidden = true;
     showBanner({ message: 'The sharpness panel could not be loaded; training still works.', detail: String(err?.message ?? err) });
   }
+  try {
+    const { InspectPanel } = await import('./inspect.js');
+    page.inspect = new InspectPanel({ send, context: () => ({ state: page.state, info: page.info }) });
+  } catch (err) {
+    $('inspect').hidden = true;
+    showBanner({ message: 'The inspection panel could not be loaded; training still works.', detail: String(err?.message ?? err) });
+  }
 }
 
 /** The page's own URL parameters (for tests), besides the settings. */
@@ -1041,6 +1060,8 @@ window.samlab = Object.freeze({
    *  line and plane (the last landscapes, as the worker sent them), planeContours (contour-line
    *  paths drawn), busy ('sharpness' | 'landscape' | null), errors (the panel's messages)}. */
   get sharpness() { return page.probe?.snapshot() ?? null; },
+  /** The inspection panel (inspect.js, `snapshot()`): what it shows and for which step. */
+  get inspection() { return page.inspect?.snapshot() ?? null; },
   /** Test hook: a sharpness request exactly as given (e.g. an invalid one), answered in the panel. */
   requestSharpness(request) { page.probe?.requestRaw(request); },
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */
