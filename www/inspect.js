@@ -251,16 +251,15 @@ export class InspectPanel {
       const canvas = imageCanvas(msg.images.subarray(k * size, (k + 1) * size), msg.shape);
       canvas.setAttribute('aria-hidden', 'true');
       const caption = document.createElement('figcaption');
-      const prediction = document.createElement('span');
-      prediction.className = 'prediction';
-      prediction.textContent = `${names[predicted]} (${percent(confidence, 0)})`;
-      caption.append(prediction);
-      if (mistake) {
-        const truth = document.createElement('span');
-        truth.className = 'truth';
-        truth.textContent = `true: ${names[label]}`;
-        caption.append(document.createElement('br'), truth);
-      }
+      const line = (className, text) => {
+        const span = document.createElement('span');
+        span.className = className;
+        span.textContent = text;
+        caption.append(span);
+      };
+      line('prediction', names[predicted]);
+      line('confidence', percent(confidence, 0));
+      if (mistake) line('truth', `true: ${names[label]}`);
       item.append(canvas, caption);
       return item;
     });
@@ -351,7 +350,7 @@ export class InspectPanel {
       ? `its first ${grouped(units)} of ${grouped(shape[0])} filters (${tile.height}×${tile.width} kernels, enlarged)`
       : `the input weights of its first ${grouped(units)} of ${grouped(shape[0])} units, each as a ${tile.height}×${tile.width} image`;
     const colours = tile.channels === 3
-      ? `each colour channel grey at 0, full at ±${scale.toPrecision(3)}`
+      ? `each colour channel shows its own weights: mid-grey at 0, none of the colour at −${scale.toPrecision(3)}, all of it at +${scale.toPrecision(3)}`
       : `blue below 0, white at 0, red above; full colour at ±${scale.toPrecision(3)} (the largest |w| shown)`;
     $('inspect-weights').querySelector('figcaption').textContent = `First layer (${name}, ${shape.join('×')}): ${what}; ${colours}`;
     return { name, shape: [...shape], units, tile, scale, drawn: tiles.length };

@@ -105,7 +105,9 @@ test('the panel follows training; predictions, mistakes, the confusion matrix, p
       assert.equal(s.mistake, s.predicted !== s.label);
       assert.equal(d.mistake, s.mistake, `image ${s.index}: marked as a mistake iff wrong`);
       assert.equal(d.border === RED, s.mistake, `image ${s.index}: red frame iff wrong (${d.border})`);
-      assert.ok(d.text.startsWith(`${s.predicted} (`), `image ${s.index}: caption "${d.text}" names the prediction`);
+      const lines = d.text.split('\n');
+      assert.equal(lines[0], String(s.predicted), `image ${s.index}: caption "${d.text}" names the prediction`);
+      assert.equal(lines[1], `${(100 * s.confidence).toFixed(0)}%`, `image ${s.index}: and its probability`);
       assert.equal(d.text.includes(`true: ${s.label}`), s.mistake, `image ${s.index}: the true class only under a mistake`);
       assert.ok(s.confidence >= 0.1 && s.confidence <= 1, `confidence ${s.confidence}`);
       assert.deepEqual([d.width, d.height], [28, 28]);
