@@ -6,7 +6,10 @@
 // FORWARD (one workgroup, fixed reduction order): stats = [mean loss, correct, valid rows,
 // non-finite rows]; correct counts rows whose first maximal logit is the label (torch.argmax).
 // It also keeps lse per row for the backward; ROW_LOSS also writes each row's loss (0 for padding
-// rows), for ESAM's per-sample sharpness.
+// rows), for ESAM's per-sample sharpness. PREDICT also writes, for each row r of the batch that
+// holds test sample s = cursor.start + r (the evaluation reads the test split in file order), the
+// class it counted (the same first maximal logit) at predictions[s] and that class's softmax
+// probability at predictions[TOTAL + s]: the inspection panel's predictions cost no extra pass.
 // BACKWARD: dx[r, c] = dloss · (softmax(x_r)_c − ((1−s)·[c = y_r] + s/C)) / valid.
 
 override ROWS: u32;
@@ -20,6 +23,19 @@ override SMOOTHING: f32 = 0.0;
 @group(0) @binding(3) var<storage, read_write> row_lse: array<f32>;
 //#if ROW_LOSS
 @group(0) @binding(4) var<storage, read_write> row_loss: array<f32>;
+//#endif
+//#if PREDICT
+override TOTAL: u32;
+
+struct Cursor {
+    start: u32,  // the test sample in the batch's first row
+    end: u32,    // one past the last sample
+    salt: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(4) var<uniform> cursor: Cursor;
+@group(0) @binding(5) var<storage, read_write> predictions: array<u32>;
 //#endif
 
 var<workgroup> lanes: array<vec4<f32>, 256>;
@@ -44,6 +60,13 @@ fn main(@builtin(local_invocation_index) lane: u32) {
         let lse = best + log(sum_exp);
         row_lse[r] = lse;
         let label = labels[r];
+//#if PREDICT
+        let sample = cursor.start + r;
+        if (sample < min(cursor.end, TOTAL)) {
+            predictions[sample] = best_class;
+            predictions[TOTAL + sample] = bitcast<u32>(1.0 / sum_exp);
+        }
+//#endif
 //#if ROW_LOSS
         row_loss[r] = 0.0;
 //#endif

@@ -55,6 +55,7 @@ const page = {
   probe: null, // the sharpness panel (probe.js)
   compare: null, // the compared runs (compare.js)
   toy2d: null, // SAM in two dimensions (toy2d.js)
+  inspect: null, // the inspection panel (inspect.js)
   evalEvery: 0,
   watchdog: { ...WATCHDOG_MS },
   syncTimer: 0,
@@ -215,6 +216,7 @@ function clearRun() {
   page.charts?.clear();
   page.probe?.clear();
   page.compare?.baseCleared();
+  page.inspect?.clear();
 }
 
 function stopWorker() {
@@ -222,6 +224,7 @@ function stopWorker() {
   page.worker = null;
   page.pending.clear();
   page.probe?.workerGone();
+  page.inspect?.clear();
 }
 
 /** The worker's `create` dataset for these (valid) settings; null without the user's files (CIFAR-10, IDX). */
@@ -289,6 +292,9 @@ function onWorkerMessage(worker, msg) {
       page.compare?.baseEval(msg);
       renderStatus();
       break;
+    case 'inspection':
+      page.inspect?.onInspection(msg);
+      break;
     case 'saved':
       page.lastWeights = { bytes: msg.bytes, name: weightsFileName(msg.step) };
       page.restartWeights = { bytes: msg.bytes, step: msg.step };
@@ -336,6 +342,9 @@ function onWorkerMessage(worker, msg) {
       else if (PROBE_FIELDS.has(msg.field) && page.probe) {
         page.errorLog.push(msg.message);
         page.probe.onError(msg);
+      } else if (msg.field === 'inspect' && page.inspect) {
+        page.errorLog.push(msg.message);
+        page.inspect.onError(msg);
       } else showError(msg);
       break;
     case 'log':
@@ -344,6 +353,7 @@ function onWorkerMessage(worker, msg) {
     case 'done':
       page.pending.delete(msg.id);
       page.probe?.onDone(msg.command, msg.ok);
+      page.inspect?.onDone(msg.command);
       render();
       break;
     default:
@@ -620,6 +630,7 @@ const PANEL_ELEMENTS = {
   measure: ['measure', 'measure-result'],
   landscape: ['landscape-row', 'landscape-note', 'landscape-status', 'landscape-error', 'probe-plots'],
   compare: ['compare'],
+  inspect: ['inspect'],
 };
 
 function hideTargets(name) {
@@ -801,6 +812,7 @@ function render() {
   $('save').disabled = noGpu || !hasTrainer || busy();
   $('load').disabled = noGpu || !(s === 'ready' || s === 'paused' || s === 'done') || busy();
   page.probe?.render();
+  page.inspect?.render();
   renderView(errors);
   renderStatus();
 }
@@ -1082,6 +1094,13 @@ async function setUpCharts() {
     $('probe').hidden = true;
     showBanner({ message: 'The sharpness panel could not be loaded; training still works.', detail: String(err?.message ?? err) });
   }
+  try {
+    const { InspectPanel } = await import('./inspect.js');
+    page.inspect = new InspectPanel({ send, context: () => ({ state: page.state, info: page.info }) });
+  } catch (err) {
+    $('inspect').hidden = true;
+    showBanner({ message: 'The inspection panel could not be loaded; training still works.', detail: String(err?.message ?? err) });
+  }
 }
 
 /** SAM in two dimensions (toy2d.js): its own wasm instance and GPU device in this thread, loaded
@@ -1235,6 +1254,8 @@ window.samlab = Object.freeze({
    *  (as Surface2d.step returned them)}}, drawn: {id: {path, ascent, descent}} (the plotted points),
    *  arrows, contours, busy, playing, error}; null before toy2d.js loads. */
   get toy2d() { return page.toy2d?.snapshot() ?? null; },
+  /** The inspection panel (inspect.js, `snapshot()`): what it shows and for which step. */
+  get inspection() { return page.inspect?.snapshot() ?? null; },
   /** Test hook: a sharpness request exactly as given (e.g. an invalid one), answered in the panel. */
   requestSharpness(request) { page.probe?.requestRaw(request); },
   /** Test hooks: the worker throws an uncaught error / stops answering, as a crashed engine does. */

@@ -624,11 +624,11 @@ export function toHash(s) {
 /**
  * Parts of the page a link can hide with `NAME_hide=true`, besides every setting (a setting's key
  * hides its field): the Settings box, the button groups, the status line, each chart, the
- * sharpness panel and its parts. main.js maps each name to its elements (docs/web.md).
+ * sharpness panel and its parts, the inspection panel. main.js maps each name to its elements (docs/web.md).
  */
 export const PANELS = Object.freeze([
   'settings', 'weights', 'export', 'share', 'status', 'accuracy', 'loss', 'readouts', 'sharpness', 'track', 'measure',
-  'landscape', 'compare', 'toy2d',
+  'landscape', 'compare', 'toy2d', 'inspect',
 ]);
 /** Every name `NAME_hide` accepts: the settings' keys, then the panels. */
 export const HIDEABLE = Object.freeze([...KEYS, ...PANELS.filter((p) => !KEYS.includes(p))]);

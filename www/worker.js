@@ -23,6 +23,12 @@
 //   {type:'sharpness', request?}      measure now → {type:'sharpness', reason:'measure', …}
 //   {type:'landscape', request?, against?}   → {type:'landscape', …}; against: safetensors bytes
 //                                     (ArrayBuffer/Uint8Array) for kind 'interpolation'
+//   {type:'inspect', from?, count?, mistakesOnly?, units?, follow?}   what the current weights predict
+//                                     → {type:'inspection', …}: the test split's predictions, `count`
+//                                     (default 48, at most 200) of its images from `from` (of the
+//                                     mistakes only, with mistakesOnly), the first `units` (64) units of
+//                                     the first layer's weights. follow: true answers again after every
+//                                     evaluation (same request) until {type:'inspect', stop: true}
 //   {type:'__crash'}, {type:'__hang'} test hooks: an uncaught error; stop answering altogether
 //
 // worker → page
@@ -40,9 +46,15 @@
 //    trace, worstCase, adaptiveWorstCase, gradients, request}   step: the training step measured at
 //   {type:'landscape', step, ms, kind, axis, loss, accuracy, rows, request}   loss/accuracy: rows of values
 //   {type:'probing', what:'sharpness'|'landscape', seconds}   every 2 s while a measurement runs
+//   {type:'inspection', step, dataset, classes, shape:[c,h,w], testCount, predicted: Uint8Array,
+//    confidence: Float32Array, labels: Uint8Array (all three per test image, in file order),
+//    mistakesOnly, from, count, matching (images that pass the filter), indices: Uint32Array (the
+//    images shown), images: Uint8Array (their pixels, c·h·w bytes each, channel planes),
+//    firstLayer: {name, shape, units, values: Float32Array}, request}
 //   {type:'error', message, hint, field?, fatal?, detail?, tracking?, id?}   fatal: the engine is dead, restart
 //                                     the worker. field 'sharpness'/'landscape': a failed measurement
-//                                     (tracking: false when it turned tracking off)
+//                                     (tracking: false when it turned tracking off). field 'inspect':
+//                                     an inspection failed (following stops)
 //   {type:'log', level, text}         console.error output of the engine (forwarded; the page's console
 //                                     does not show a worker's console)
 //   {type:'progress', stage, label, loaded, total}   while the data loads (at most every 100 ms, and
@@ -85,6 +97,8 @@ const HEARTBEAT_LIMIT_S = 600;
 const dataCache = new Map(); // dataset name → Promise<{files: Uint8Array[4], summary}>
 let cifarCache = null; // {key, data, summary}: the wasm Dataset of the last CIFAR-10 files and subset
 let idxFilesCache = null; // {key, files, summary}: the bytes of the user's last IDX files (Files)
+let testImages = null; // {pixels: Uint8Array, shape}: the current trainer's test split, for inspections
+let inspecting = null; // the inspect request to answer again after every evaluation (follow: true)
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
 const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
@@ -348,6 +362,8 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
       trainer = null;
     }
     info = {};
+    testImages = null;
+    inspecting = null; // the page asks again for the new trainer
     lastEvalStep = -1;
     chunkSteps = 1;
     nextTrackStep = null;
@@ -363,6 +379,7 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     setState('loading', { detail: 'Building the model' });
     const counts = { trainCount: num(data.trainCount), testCount: num(data.testCount) };
     post({ type: 'data', dataset: name, label: DATASET_LABELS[name], ...counts, shape: Array.from(data.shape, num), ...summary });
+    testImages = { pixels: data.testImages(), shape: Array.from(data.shape, num) };
     try {
       trainer = await wasm.Trainer.create(config, data);
     } catch (err) {
@@ -421,6 +438,8 @@ async function evaluateNow() {
   const saved = await trainer.saveWeights();
   const bytes = saved.byteOffset === 0 && saved.byteLength === saved.buffer.byteLength ? saved : saved.slice();
   post({ type: 'snapshot', bytes, step: s.step }, [bytes.buffer]);
+  // The evaluation just wrote the predictions: answering a followed inspection now costs a read.
+  if (inspecting) await inspectNow(inspecting).catch(inspectionFailed);
 }
 
 function evaluate() {
@@ -562,6 +581,80 @@ function probeFailure(err, field, what) {
   const error = classify(err);
   if (error.fatal) return err;
   return new UserError(`${what} failed: ${error.message}`, { field, hint: error.hint || 'The rest of the page keeps working.' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Looking at the model (the page's inspect.js). The predictions come from the evaluation pass
+// (trainer.predictTest() is a read right after an evaluation), the images from the test split's
+// pixels kept at create; only the requested page of images is sent.
+
+const INSPECT_DEFAULTS = Object.freeze({ from: 0, count: 48, mistakesOnly: false, units: 64 });
+const INSPECT_MAX = Object.freeze({ count: 200, units: 1024 });
+
+/** A checked inspect request (whole numbers in range, mistakesOnly a boolean). */
+function inspectRequest({ from, count, mistakesOnly, units }) {
+  const request = { ...INSPECT_DEFAULTS };
+  const whole = (name, value, lo, hi) => {
+    if (value === undefined) return;
+    if (!(Number.isInteger(value) && value >= lo && value <= hi)) {
+      throw new UserError(`Inspect: ${name} must be a whole number from ${lo} to ${hi}, not ${String(value).slice(0, 40)}.`, { field: 'inspect' });
+    }
+    request[name] = value;
+  };
+  whole('from', from, 0, Number.MAX_SAFE_INTEGER);
+  whole('count', count, 1, INSPECT_MAX.count);
+  whole('units', units, 1, INSPECT_MAX.units);
+  if (mistakesOnly !== undefined) {
+    if (typeof mistakesOnly !== 'boolean') throw new UserError('Inspect: mistakesOnly must be true or false.', { field: 'inspect' });
+    request.mistakesOnly = mistakesOnly;
+  }
+  return request;
+}
+
+/** Answers `request` with an inspection message (callers hold the queue). */
+async function inspectNow(request) {
+  const p = await trainer.predictTest();
+  const firstLayer = await trainer.firstLayerWeights(request.units);
+  const { predicted, labels } = p;
+  const [channels, height, width] = testImages.shape;
+  const size = channels * height * width;
+  // The images that pass the filter, then the requested page of them (the last page when `from`
+  // is past the end: there may be fewer mistakes than when the page asked).
+  const matching = [];
+  for (let i = 0; i < labels.length; i++) if (!request.mistakesOnly || predicted[i] !== labels[i]) matching.push(i);
+  const lastPage = Math.max(0, Math.floor((matching.length - 1) / request.count) * request.count);
+  const from = Math.min(request.from, lastPage);
+  const indices = Uint32Array.from(matching.slice(from, from + request.count));
+  const images = new Uint8Array(indices.length * size);
+  indices.forEach((sample, k) => images.set(testImages.pixels.subarray(sample * size, (sample + 1) * size), k * size));
+  const values = firstLayer.values;
+  post({
+    type: 'inspection',
+    step: num(p.step),
+    dataset: info.dataset,
+    classes: num(p.classes),
+    shape: testImages.shape,
+    testCount: labels.length,
+    predicted,
+    confidence: p.confidence,
+    labels,
+    mistakesOnly: request.mistakesOnly,
+    from,
+    count: request.count,
+    matching: matching.length,
+    indices,
+    images,
+    firstLayer: { name: firstLayer.name, shape: Array.from(firstLayer.shape, num), units: num(firstLayer.units), values },
+    request: { ...request },
+  }, [predicted.buffer, p.confidence.buffer, labels.buffer, indices.buffer, images.buffer, values.buffer]);
+}
+
+/** A failed inspection: a message in the panel; following stops (training goes on). */
+function inspectionFailed(err) {
+  const error = classify(err);
+  if (error.fatal) throw err;
+  inspecting = null;
+  post({ type: 'error', field: 'inspect', message: `The inspection failed: ${error.message}`, hint: 'Press Inspect to try again.' });
 }
 
 async function runLoop(untilStep) {
@@ -729,6 +822,17 @@ const commands = {
     } catch (err) {
       throw probeFailure(err, 'landscape', 'The loss landscape');
     }
+    return true;
+  },
+  async inspect({ stop, follow, ...rest }) {
+    if (stop === true) {
+      inspecting = null;
+      return true;
+    }
+    const request = inspectRequest(rest);
+    needTrainer();
+    inspecting = follow === true ? request : null;
+    await exclusive(() => inspectNow(request)).catch(inspectionFailed);
     return true;
   },
   // Test hooks (tests/page): an uncaught error, as a crashed engine raises; a hang, as a panic in

@@ -60,6 +60,16 @@ impl GpuSplit {
             .write_buffer(&self.cursor, 0, bytemuck::cast_slice(&cursor));
     }
 
+    /// The cursor `[start, end, salt, 0]` that `set_cursor` writes (a uniform), for kernels that
+    /// need to know which samples the batch holds.
+    pub fn cursor(&self) -> BufView {
+        BufView {
+            buffer: self.cursor.clone(),
+            offset: 0,
+            len: 4,
+        }
+    }
+
     /// A batch buffer pair and the plan that fills it, normalising pixels per channel as
     /// (x/255 − mean[c])/std[c] and, with `augment` (a seed), taking random crops padded by an
     /// eighth of the image size and, for colour images, horizontal flips.
@@ -102,11 +112,7 @@ impl GpuSplit {
                 .constant(mean, channel(&norm.mean, c, 0.0))
                 .constant(inv_std, 1.0 / channel(&norm.std, c, 1.0));
         }
-        let cursor = BufView {
-            buffer: self.cursor.clone(),
-            offset: 0,
-            len: 4,
-        };
+        let cursor = self.cursor();
         let mut plan = Plan::new();
         plan.push(self.gpu.dispatch(
             &kernel,

@@ -28,6 +28,42 @@ pub fn cross_entropy_with_rows(
     label_smoothing: f32,
     row_loss: Option<&BufView>,
 ) -> CrossEntropy {
+    cross_entropy_writing(g, logits, labels, label_smoothing, row_loss, None)
+}
+
+/// Where an evaluation pass writes its predictions: the split's cursor (`[start, end, _, _]`,
+/// the sample in the batch's first row) and a buffer of 2 × `total` words, the predicted class
+/// of sample s at s and its softmax probability (f32 bits) at `total` + s.
+pub struct PredictionSink<'a> {
+    pub cursor: &'a BufView,
+    pub predictions: &'a BufView,
+    pub total: usize,
+}
+
+/// `cross_entropy` whose forward also writes each row's prediction into `sink`: the class its
+/// accuracy count takes (the first maximal logit), so predictions and accuracy always agree.
+pub fn cross_entropy_with_predictions(
+    g: &mut Graph,
+    logits: TensorId,
+    labels: &BufView,
+    sink: &PredictionSink,
+) -> CrossEntropy {
+    cross_entropy_writing(g, logits, labels, 0.0, None, Some(sink))
+}
+
+fn cross_entropy_writing(
+    g: &mut Graph,
+    logits: TensorId,
+    labels: &BufView,
+    label_smoothing: f32,
+    row_loss: Option<&BufView>,
+    sink: Option<&PredictionSink>,
+) -> CrossEntropy {
+    // ok: graph-construction bug (both variants bind slot 4)
+    assert!(
+        row_loss.is_none() || sink.is_none(),
+        "row losses and predictions are separate variants"
+    );
     let shape = g.shape(logits).to_vec();
     assert_eq!(
         shape.len(),
@@ -48,15 +84,21 @@ pub fn cross_entropy_with_rows(
     };
     let mut bindings = vec![&lv, labels, &stats, &row_lse];
     bindings.extend(row_loss);
-    g.launch(
-        &kernel(
-            Kernel::new("cross_entropy")
-                .define("FORWARD")
-                .define_if(row_loss.is_some(), "ROW_LOSS"),
-        ),
-        &bindings,
-        [1, 1, 1],
-    );
+    let mut forward = Kernel::new("cross_entropy")
+        .define("FORWARD")
+        .define_if(row_loss.is_some(), "ROW_LOSS");
+    if let Some(sink) = sink {
+        assert_eq!(
+            sink.predictions.len,
+            2 * sink.total,
+            "predictions hold 2 words per sample"
+        ); // ok: graph-construction bug
+        forward = forward
+            .define("PREDICT")
+            .constant("TOTAL", sink.total as u32);
+        bindings.extend([sink.cursor, sink.predictions]);
+    }
+    g.launch(&kernel(forward), &bindings, [1, 1, 1]);
     let labels = labels.clone();
     let stats_for_backward = stats.clone();
     g.record(loss, move |g, dloss| {

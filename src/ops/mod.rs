@@ -15,7 +15,10 @@ mod shape;
 pub use batch_norm::{batch_norm, NormMode, RunningStats, BATCH_NORM_EPS, BATCH_NORM_MOMENTUM};
 pub use bias::bias_add;
 pub use conv::{conv2d, window_output};
-pub use cross_entropy::{cross_entropy, cross_entropy_with_rows, CrossEntropy};
+pub use cross_entropy::{
+    cross_entropy, cross_entropy_with_predictions, cross_entropy_with_rows, CrossEntropy,
+    PredictionSink,
+};
 pub use dropout::dropout;
 pub use elementwise::{add, add_inplace, fill, mul, relu, scale};
 pub use matmul::{batched_matmul_into, matmul, matmul_into, Batch, MatmulLayout};

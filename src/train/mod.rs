@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 mod engine;
+mod inspect;
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::data::{with_label_noise, Dataset, GpuSplit, Shift};
 use crate::gpu::{BufView, Gpu, GpuError, Kernel, OwnedBuffers, Plan};
 pub use crate::nn::ModelKind;
 use crate::nn::{bind_parameters, ForwardContext, Model};
-use crate::ops::{cross_entropy, NormMode};
+use crate::ops::{cross_entropy, cross_entropy_with_predictions, NormMode, PredictionSink};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::rng::Rng;
 use crate::sam::{SamConfig, SamKind};
@@ -19,6 +20,7 @@ use crate::sharpness::Probe;
 
 pub use checkpoint::CheckpointError;
 pub use engine::StepEngine;
+pub use inspect::{FirstLayerWeights, TestPredictions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -280,6 +282,12 @@ pub struct Trainer {
     /// SWA with BatchNorm: recomputes the average's running statistics.
     average_bn_plan: Option<AverageBatchNorm>,
     eval_rows: usize,
+    /// What the evaluation of the current weights predicted for each test sample (see
+    /// `PredictionSink`), and the step whose weights it holds (None: none since the last load).
+    predictions: BufView,
+    predictions_step: Option<u64>,
+    /// The test labels (the GPU has them too), to return with the predictions.
+    test_labels: Vec<u8>,
     /// The data set's per-channel normalisation (for the sharpness probe's batch).
     norm: crate::data::Normalisation,
     _eval_graphs: Vec<BuiltPlan>,
@@ -364,6 +372,8 @@ impl Trainer {
         let params = engine.params.clone();
         let eval_metrics = gpu.alloc(4);
         owned.keep(&eval_metrics);
+        let predictions = gpu.alloc(2 * dataset.test.count.max(1));
+        owned.keep(&predictions);
 
         // Evaluation: forward only, in batches of eval_batch_size, accumulated on the GPU.
         // Evaluation batches stay within a memory budget for wide convolutional models (a
@@ -388,9 +398,16 @@ impl Trainer {
             owned.keep_buffer(&seen_buffer);
             (state, BufView::whole(&seen_buffer))
         });
-        // One forward-only plan over the weights, and one over the SWA average when averaging.
+        // One forward-only plan over the weights (writing each test sample's prediction as it
+        // goes), and one over the SWA average when averaging.
         let mut eval_graphs = Vec::new();
-        let mut eval_over = |weights: &BufView, state: &BufView| {
+        let test_cursor = test_split.cursor();
+        let sink = PredictionSink {
+            cursor: &test_cursor,
+            predictions: &predictions,
+            total: dataset.test.count.max(1), // (an empty split writes nothing)
+        };
+        let mut eval_over = |weights: &BufView, state: &BufView, sink: Option<&PredictionSink>| {
             let mut g = Graph::new(gpu);
             let x = g.input(eval_batch.x.clone(), &[eval_rows, model.inputs()]);
             let tensors = bind_parameters(&mut g, &layout, weights, &engine.grad0);
@@ -401,7 +418,12 @@ impl Trainer {
                 seen: None,
             };
             let logits = model.forward(&mut g, x, &tensors, &context);
-            let loss = cross_entropy(&mut g, logits, &eval_batch.labels, 0.0);
+            let loss = match sink {
+                Some(sink) => {
+                    cross_entropy_with_predictions(&mut g, logits, &eval_batch.labels, sink)
+                }
+                None => cross_entropy(&mut g, logits, &eval_batch.labels, 0.0),
+            };
             g.launch(
                 &Kernel::new("metrics").define("EVAL"),
                 &[&loss.stats, &eval_metrics],
@@ -413,12 +435,12 @@ impl Trainer {
             eval_graphs.push(built);
             plan
         };
-        let eval_plan = eval_over(&params, &engine.norm_state);
+        let eval_plan = eval_over(&params, &engine.norm_state, Some(&sink));
         let average_eval_plan = config.swa_start.is_some().then(|| {
             let state = average_stats
                 .as_ref()
                 .map_or(&engine.norm_state, |(s, _)| s);
-            eval_over(&engine.average, state)
+            eval_over(&engine.average, state, None)
         });
         // The recomputation: forward passes over training batches (no augmentation, no dropout)
         // at the average, folding each batch's statistics into the average's state.
@@ -462,6 +484,9 @@ impl Trainer {
             average_eval_plan,
             average_bn_plan,
             eval_rows,
+            predictions,
+            predictions_step: None,
+            test_labels: dataset.test.labels.clone(),
             norm,
             _eval_graphs: eval_graphs,
             _owned: owned,
@@ -635,6 +660,7 @@ impl Trainer {
     /// and pass it to `EvalMetrics::from_accumulator`.
     pub fn submit_evaluation(&mut self) -> BufView {
         self.submit_over_test_split(&self.eval_plan);
+        self.predictions_step = Some(self.step);
         self.eval_metrics.clone()
     }
 
@@ -647,14 +673,23 @@ impl Trainer {
             .shift(Some(shift), shape)
             .map_err(TrainError::Config)?;
         let result = self.evaluate().await;
+        // That pass's predictions are of the shifted images, not the test split's.
+        self.predictions_step = None;
         self.test_split
             .shift(None, shape)
             .map_err(TrainError::Config)?;
         result
     }
 
-    /// Runs `plan` once per evaluation batch of the test split.
+    /// Runs `plan` once per evaluation batch of the test split, accumulating from zero (an
+    /// evaluation nobody read, such as the one behind `predict_test`, never adds to the next).
     fn submit_over_test_split(&self, plan: &Plan) {
+        let zeros = [0u8; 16];
+        self.gpu.queue.write_buffer(
+            &self.eval_metrics.buffer,
+            self.eval_metrics.offset,
+            &zeros[..self.eval_metrics.bytes() as usize],
+        );
         for start in (0..self.test_split.count).step_by(self.eval_rows) {
             self.test_split.set_cursor(start, 0);
             self.gpu.submit(&[plan]);
@@ -760,6 +795,7 @@ impl Trainer {
             .queue
             .write_buffer(&self.params.buffer, 0, bytemuck::cast_slice(flat));
         self.engine.optimizer.reset_state();
+        self.predictions_step = None;
         Ok(())
     }
 

@@ -143,6 +143,13 @@ impl Dataset {
         self.inner.name.clone()
     }
 
+    /// The test split's pixels, `testCount` × channels × height × width bytes (channel planes,
+    /// as in the files), for pages that show test images; in file order, as the predictions.
+    #[wasm_bindgen(js_name = testImages)]
+    pub fn test_images(&self) -> js_sys::Uint8Array {
+        js_sys::Uint8Array::from(self.inner.test.pixels.as_slice())
+    }
+
     #[wasm_bindgen(getter, js_name = trainCount)]
     pub fn train_count(&self) -> usize {
         self.inner.train.count
@@ -182,6 +189,11 @@ fn parse_request<T: serde::de::DeserializeOwned + Default>(
     )?;
     serde_wasm_bindgen::from_value(value.clone())
         .map_err(|e| JsError::new(&format!("invalid {what} request: {e}")))
+}
+
+/// `object[key] = value` (a typed array stays a typed array, which serde would turn into a list).
+fn set(object: &js_sys::Object, key: &str, value: &JsValue) -> Result<(), JsValue> {
+    js_sys::Reflect::set(object, &JsValue::from(key), value).map(|_| ())
 }
 
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
@@ -281,6 +293,77 @@ impl Trainer {
                 .await
                 .map_err(|e| JsValue::from(js_error(e)))?;
             Ok(to_js(&EvalMetrics::from_accumulator(&acc))?)
+        })
+    }
+
+    /// `await trainer.predictTest()`: what the current weights predict for every test image, in
+    /// the split's order: `{step, classes, predicted: Uint8Array, confidence: Float32Array (the
+    /// predicted class's softmax probability), labels: Uint8Array}`. Free right after an
+    /// evaluation (which writes them); otherwise it runs one evaluation pass first.
+    #[wasm_bindgen(js_name = predictTest)]
+    pub fn predict_test(&self) -> js_sys::Promise {
+        let (gpu, view) = {
+            let mut trainer = self.inner.borrow_mut();
+            let view = trainer.submit_predictions();
+            (trainer.gpu().clone(), view)
+        };
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let words = gpu
+                .read_words(&view)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            let p = inner.borrow().interpret_predictions(&words);
+            let result = js_sys::Object::new();
+            set(&result, "step", &JsValue::from(p.step as f64))?;
+            set(&result, "classes", &JsValue::from(p.classes as u32))?;
+            set(
+                &result,
+                "predicted",
+                &js_sys::Uint8Array::from(p.predicted.as_slice()),
+            )?;
+            set(
+                &result,
+                "confidence",
+                &js_sys::Float32Array::from(p.confidence.as_slice()),
+            )?;
+            set(
+                &result,
+                "labels",
+                &js_sys::Uint8Array::from(p.labels.as_slice()),
+            )?;
+            Ok(result.into())
+        })
+    }
+
+    /// `await trainer.firstLayerWeights(maxUnits = 64)`: the first layer's weights, `{name (PyTorch's),
+    /// shape (the whole tensor's: [units, inputs] for an MLP, [filters, channels, kh, kw] for a
+    /// convolution), units (how many `values` holds), values: Float32Array (row-major)}`.
+    #[wasm_bindgen(js_name = firstLayerWeights)]
+    pub fn first_layer_weights(&self, max_units: Option<u32>) -> js_sys::Promise {
+        let (gpu, first) = {
+            let trainer = self.inner.borrow();
+            let first = trainer.first_layer(max_units.unwrap_or(64) as usize);
+            (trainer.gpu().clone(), first)
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let Some((weights, view)) = first else {
+                return Err(JsError::new("the model has no weight matrix").into());
+            };
+            let values = gpu
+                .read_f32(&view)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            let result = js_sys::Object::new();
+            set(&result, "name", &JsValue::from(weights.name.as_str()))?;
+            set(&result, "shape", &to_js(&weights.shape)?)?;
+            set(&result, "units", &JsValue::from(weights.units as u32))?;
+            set(
+                &result,
+                "values",
+                &js_sys::Float32Array::from(values.as_slice()),
+            )?;
+            Ok(result.into())
         })
     }
 

@@ -112,6 +112,9 @@ const API_CASES = [
   { name: 'load: weights of another model', message: { type: 'load' }, load: 'other', expect: { message: /checkpoint tensor "0\.weight" has shape \[2, 2\] but the model expects \[32, 784\]/, field: 'load' } },
   { name: 'track: every -1 steps', message: { type: 'track', every: -1 }, expect: { message: /Measure every -1 steps\? That must be a whole number/, field: 'trackEvery' } },
   { name: 'sharpness: an unknown request key', message: { type: 'sharpness', request: { bogus: 1 } }, expect: { message: /unknown key "bogus"/, field: 'sharpness' } },
+  { name: 'inspect: from -1', message: { type: 'inspect', from: -1 }, expect: { message: /Inspect: from must be a whole number from 0 to/, field: 'inspect' } },
+  { name: 'inspect: count 1000', message: { type: 'inspect', count: 1000 }, expect: { message: /Inspect: count must be a whole number from 1 to 200, not 1000/, field: 'inspect' } },
+  { name: 'inspect: mistakesOnly "yes"', message: { type: 'inspect', mistakesOnly: 'yes' }, expect: { message: /Inspect: mistakesOnly must be true or false/, field: 'inspect' } },
   { name: 'command: unknown type', message: { type: 'explode' }, expect: { message: /Unknown command "explode"/, field: undefined } },
 ];
 
