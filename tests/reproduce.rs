@@ -173,3 +173,42 @@ fn bad_arguments_get_one_line() {
         assert!(!stderr.contains("panicked"));
     }
 }
+
+#[test]
+fn gradual_da_self_trains_through_every_angle() {
+    let out = out_dir("gda");
+    let output = reproduce(&["gradual-da", "--quick", "--seeds", "1"], &out);
+    assert!(output.status.success(), "{}", describe(&output));
+    let cells = read_json(&out.join("gradual-da.json"))["cells"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let stages = |arm: &str| -> Vec<String> {
+        cells
+            .iter()
+            .filter(|c| c["arm"] == arm)
+            .map(|c| c["stage"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let want = [
+        "source only (0°)",
+        "after self-training at 15°",
+        "after self-training at 30°",
+        "after self-training at 45°",
+        "after self-training at 60°",
+        "direct self-training at 60°",
+    ];
+    assert_eq!(stages("SGD"), want);
+    assert_eq!(stages("SAM ρ=0.05"), want);
+    for c in &cells {
+        let (accuracy, right) = (&c["runs"][0][0], &c["runs"][0][1]);
+        let accuracy = accuracy.as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy));
+        // Pseudo-labels from the model itself, better than chance at the first small rotation.
+        if c["stage"] == "after self-training at 15°" {
+            assert!(right.as_f64().unwrap() > 0.3, "{c}");
+        }
+        assert_eq!(right.is_null(), c["stage"] == "source only (0°)");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
