@@ -1045,6 +1045,10 @@ fn slice(split: &Split, range: std::ops::Range<usize>) -> Split {
     }
 }
 
+/// gradual-da's results for one arm and stage: (arm, stage, [(target accuracy, pseudo-label
+/// accuracy)] over the seeds).
+type StageCell = (String, String, Vec<(f64, Option<f64>)>);
+
 /// The angles of gradual-da's domains: the source, then each step to the target.
 const DOMAIN_ANGLES: [f64; 5] = [0.0, 15.0, 30.0, 45.0, 60.0];
 
@@ -1280,8 +1284,7 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
             .into_iter()
             .take(2)
             .collect::<Vec<_>>();
-        // (arm, stage) → [(target accuracy, pseudo-label accuracy)] over the seeds
-        let mut cells: Vec<(String, String, Vec<(f64, Option<f64>)>)> = Vec::new();
+        let mut cells: Vec<StageCell> = Vec::new();
         for (arm, config) in &arms {
             for &seed in &seeds {
                 eprintln!("samlab reproduce {name}: {arm} · seed {seed}");
