@@ -577,7 +577,11 @@ async fn run(
     })
 }
 
+/// "mean ± sd" in percent; "–" for a cell without runs.
 fn pct((mean, sd): (f64, f64)) -> String {
+    if mean.is_nan() {
+        return "–".into();
+    }
     format!("{:.2} ± {:.2}", 100.0 * mean, 100.0 * sd)
 }
 
@@ -853,10 +857,16 @@ fn plot(experiment: Experiment, plan: &Plan, results: &[RunResult]) -> Result<St
             .collect();
         series.push(("final test accuracy".to_string(), points));
     } else {
-        // Label noise: a line per arm and data set.
+        // A line per column (and per data set, for rows written "DATA · …"), over the rows that
+        // have runs of that column, at their x.
+        let group_of = |row: &str| {
+            row.split_once(" · ")
+                .map(|(g, _)| g.to_string())
+                .unwrap_or_default()
+        };
         let groups: Vec<String> = rows
             .iter()
-            .map(|r| r.split(" · ").next().unwrap_or(r).to_string())
+            .map(|r| group_of(r))
             .fold(Vec::new(), |mut v, g| {
                 if !v.contains(&g) {
                     v.push(g);
@@ -865,18 +875,22 @@ fn plot(experiment: Experiment, plan: &Plan, results: &[RunResult]) -> Result<St
             });
         for group in &groups {
             for column in &columns {
-                let points = rows
+                let points: Vec<MeanPoint> = rows
                     .iter()
-                    .filter(|r| r.starts_with(group.as_str()))
-                    .map(|row| {
+                    .filter(|r| group_of(r) == *group)
+                    .filter_map(|row| {
                         let runs = of(results, row, column);
-                        point(&runs, runs[0].x, &|r| 100.0 * r.final_accuracy)
+                        let x = runs.first()?.x;
+                        Some(point(&runs, x, &|r| 100.0 * r.final_accuracy))
                     })
                     .collect();
-                let name = if groups.len() > 1 {
-                    format!("{column} ({group})")
-                } else {
+                if points.is_empty() {
+                    continue;
+                }
+                let name = if group.is_empty() {
                     column.clone()
+                } else {
+                    format!("{column} ({group})")
                 };
                 series.push((name, points));
             }
@@ -1450,14 +1464,11 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
     }
     let _ = writeln!(md, "Claim ({}): {}\n", plan.source, plan.claim);
     md.push_str(&table(&results, plan.curvature));
+    // The table and the runs first: a plot that fails must not lose them.
+    let json = serde_json::json!({ "command": command, "runs": results });
+    write_outputs(&args.out, name, &md, "", &json)?;
     let svg = plot(args.experiment, &plan, &results)?;
-    write_outputs(
-        &args.out,
-        name,
-        &md,
-        &svg,
-        &serde_json::json!({ "command": command, "runs": results }),
-    )?;
+    write_outputs(&args.out, name, &md, &svg, &json)?;
     eprintln!(
         "samlab reproduce {name}: {runs} runs in {:.0} s, wrote {}/{name}.md, .svg, .json",
         started.elapsed().as_secs_f64(),
