@@ -252,15 +252,68 @@ async function loadData(name) {
   return dataCache.get(name);
 }
 
+/** What each of DATA_FILES holds, as the IDX reader names it in its messages. */
+const DATA_ROLES = [['training', 'images'], ['training', 'labels'], ['test', 'images'], ['test', 'labels']];
+
 /** Builds the wasm Dataset of MNIST or Fashion-MNIST (fetched from data/); the caller frees it. */
 async function idxDataset(name) {
-  const [trainImages, trainLabels, testImages, testLabels] = await loadData(name);
+  const files = await loadData(name);
   await engine;
   try {
-    return wasm.Dataset.fromIdx(name, trainImages, trainLabels, testImages, testLabels);
+    const plain = await Promise.all(files.map(async (bytes, i) => {
+      const [split, kind] = DATA_ROLES[i];
+      try {
+        return await gunzip(bytes, kind, wasm.maxIdxBytes());
+      } catch (err) {
+        throw new Error(`${split} ${kind}: ${err.message}`);
+      }
+    }));
+    return wasm.Dataset.fromIdx(name, ...plain);
   } catch (err) {
     throw new UserError(`The ${DATASET_LABELS[name]} files are damaged: ${firstLine(err.message ?? err)}`, { field: 'dataset', hint: 'Rebuild the page (npm run build).' });
   }
+}
+
+/** A gzip stream the browser could not decompress (its message reads like the native reader's). */
+class GzipError extends Error {}
+
+/**
+ * `source` (a Blob/File or a Uint8Array) decompressed when it is gzip (magic 1f 8b), else its bytes
+ * as they are. The wasm has no inflater (a smaller download; natively the Rust reader uses flate2),
+ * so every gzip file is unpacked here by the browser's DecompressionStream; a File is streamed, so
+ * its compressed bytes are never held whole. Reading stops once more than `limit` bytes have come
+ * out, and the wasm reader, handed those, reports the size as it does for a plain file that large.
+ * `kind` names the file in a GzipError ("archive file is not valid gzip (…)").
+ */
+async function gunzip(source, kind, limit) {
+  const blob = source instanceof Blob ? source : new Blob([source]);
+  const magic = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) {
+    return source instanceof Blob ? new Uint8Array(await blob.arrayBuffer()) : source;
+  }
+  const reader = blob.stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks = [];
+  let total = 0;
+  try {
+    while (total <= limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      total += value.length;
+    }
+  } catch (err) {
+    // DecompressionStream fails with a TypeError; anything else is the file's own read error.
+    if (!(err instanceof TypeError)) throw err;
+    throw new GzipError(`${kind} file is not valid gzip (corrupt gzip or cut short: ${firstLine(err.message)}); delete it and re-download or re-create it`);
+  }
+  if (total > limit) reader.cancel().catch(() => {});
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /** One file's bytes: a File/Blob is read here, an ArrayBuffer or typed array is taken as it is. */
@@ -275,6 +328,17 @@ async function fileBytes({ name, bytes }) {
   if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
   throw new UserError(`${name} came without its bytes.`, { field: 'cifarFile', hint: CIFAR_FILES_HINT });
+}
+
+/** The CIFAR-10 archive's tar bytes: a .tar.gz is decompressed (streamed from a File). */
+async function archiveBytes({ name, bytes }) {
+  const source = bytes instanceof Blob ? bytes : await fileBytes({ name, bytes });
+  try {
+    return await gunzip(source, 'archive', wasm.maxArchiveBytes());
+  } catch (err) {
+    if (err instanceof GzipError) throw new UserError(`${name}: ${err.message}`, { field: 'cifarFile' });
+    throw new UserError(`${name} could not be read (${firstLine(err.message ?? err)}).`, { field: 'cifarFile', hint: 'Choose the file again.' });
+  }
 }
 
 /**
@@ -299,8 +363,8 @@ async function cifarDataset({ files, perClass, seed }) {
     throw new UserError(`${names.join(', ')}: that is ${files.length} files but no .bin batch.`, { field: 'cifarFile', hint: CIFAR_FILES_HINT });
   }
   setState('loading', { detail: `Reading ${files.length === 1 ? names[0] : `${files.length} CIFAR-10 files`}` });
-  const bytes = await Promise.all(files.map(fileBytes));
   await engine;
+  const bytes = batches ? await Promise.all(files.map(fileBytes)) : [await archiveBytes(files[0])];
   setState('loading', { detail: 'Unpacking CIFAR-10' });
   let data;
   try {

@@ -22,7 +22,7 @@
 
 use std::io::{self, Read};
 
-use super::idx::{is_gzip, DataError, MAX_PAYLOAD_BYTES};
+use super::idx::{gunzip, is_gzip, DataError, MAX_PAYLOAD_BYTES};
 use super::Split;
 use crate::rng::Rng;
 
@@ -56,7 +56,7 @@ const PLANE: usize = 32 * 32;
 /// (and may be a gzip bomb), so reading stops there. A batch entry is read whole and then copied
 /// into its split, so reading peaks at about twice this (fuzzing found 1 GiB archives peaking at
 /// 2 GiB, docs/reliability.md).
-const MAX_TAR_BYTES: u64 = 256 << 20;
+pub const MAX_TAR_BYTES: u64 = 256 << 20;
 /// An official batch (10,000 records): the most reserved for an entry before its data arrives.
 const OFFICIAL_BATCH_BYTES: usize = 10_000 * RECORD_LEN;
 /// Largest GNU long-name or pax entry read for a file name; larger ones are skipped unread.
@@ -467,7 +467,7 @@ fn read_archive_with_limit(bytes: &[u8], limit: u64) -> Result<(Split, Split), D
     if is_gzip(bytes) {
         read_tar(
             TarStream {
-                inner: flate2::read::MultiGzDecoder::new(bytes),
+                inner: gunzip(bytes, "archive")?,
                 gzip: true,
                 read: 0,
                 limit,
