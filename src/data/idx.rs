@@ -172,12 +172,8 @@ pub enum DataError {
         value: u8,
     },
 
-    #[error("archive is not a valid tar file ({source}, at byte {offset} of the tar stream); is it cifar-10-binary.tar.gz? delete it and re-download it")]
-    Tar {
-        offset: u64,
-        #[source]
-        source: io::Error,
-    },
+    #[error("archive is not a valid tar file ({reason}, at byte {offset} of the tar stream); is it cifar-10-binary.tar.gz? delete it and re-download it")]
+    Tar { offset: u64, reason: String },
 
     #[error("archive is truncated: {name} declares {declared} bytes but only {got} follow; the download is incomplete, delete it and re-download it")]
     TruncatedEntry {
