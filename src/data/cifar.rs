@@ -495,19 +495,24 @@ fn read_archive_with_limit(bytes: &[u8], limit: u64) -> Result<(Split, Split), D
     }
 }
 
-/// A numeric header field: octal digits between optional spaces and NULs, or (GNU, for sizes of
-/// 8 GiB and more) big-endian base-256 when the first byte has its high bit set. `None`: not a
-/// number.
-fn tar_number(field: &[u8]) -> Option<u64> {
-    if field[0] & 0x80 != 0 {
-        let mut value = u64::from(field[0] & 0x7f);
-        for &b in &field[1..] {
-            value = value.checked_mul(256)?.checked_add(u64::from(b))?;
-        }
-        return Some(value);
-    }
+/// A numeric header field in octal: digits up to the first NUL, spaces around them allowed.
+/// `None`: not a number.
+fn tar_octal(field: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(until_nul(field)).ok()?;
     u64::from_str_radix(text.trim(), 8).ok()
+}
+
+/// The size field: octal, or (GNU, for 8 GiB and more) big-endian base-256 when the first byte
+/// has its high bit set. `None`: not a number (or past u64).
+fn tar_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 == 0 {
+        return tar_octal(field);
+    }
+    let mut value = u64::from(field[0] & 0x7f);
+    for &b in &field[1..] {
+        value = value.checked_mul(256)?.checked_add(u64::from(b))?;
+    }
+    Some(value)
 }
 
 /// Bytes up to the first NUL.
@@ -571,7 +576,7 @@ fn read_tar<R: Read>(mut stream: TarStream<R>) -> Result<(Split, Split), DataErr
             break;
         }
         let fault = |reason| move || tar_error(offset, reason);
-        let cksum = tar_number(&header[148..156])
+        let cksum = tar_octal(&header[148..156])
             .ok_or_else(fault("the cksum field of a header is not a number"))?;
         // The checksum is the byte sum of the header with its own field read as spaces.
         let sum: u64 = header.iter().map(|&b| u64::from(b)).sum::<u64>()
@@ -580,7 +585,7 @@ fn read_tar<R: Read>(mut stream: TarStream<R>) -> Result<(Split, Split), DataErr
         if sum != cksum {
             return Err(fault("archive header checksum mismatch")());
         }
-        let size = tar_number(&header[124..136])
+        let size = tar_size(&header[124..136])
             .ok_or_else(fault("the size field of a header is not a number"))?;
         let padded = size
             .checked_next_multiple_of(TAR_BLOCK)

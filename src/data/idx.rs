@@ -268,7 +268,10 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
 /// browser (the page's worker pipes the files through `DecompressionStream('gzip')` before it
 /// calls in), which keeps an inflater out of the download, so there gzip input is an error.
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn gunzip(bytes: &[u8], _kind: &'static str) -> Result<impl Read + '_, DataError> {
+pub(crate) fn gunzip<'a>(
+    bytes: &'a [u8],
+    _kind: &'static str,
+) -> Result<impl Read + 'a, DataError> {
     Ok(flate2::read::MultiGzDecoder::new(bytes))
 }
 
