@@ -123,7 +123,10 @@ fn js_configs_are_read_key_by_key() {
     assert_eq!(ok.optimizer.momentum, 0.5);
     assert!(ok.optimizer.nesterov);
     assert_eq!(ok.optimizer.weight_decay, 1e-4);
-    let step = Schedule::Step { step_epochs: 2, gamma: 0.1 };
+    let step = Schedule::Step {
+        step_epochs: 2,
+        gamma: 0.1,
+    };
     assert_eq!(ok.schedule, step);
     assert_eq!((ok.batch_size, ok.epochs, ok.seed), (32, 3, 7));
     assert!(!ok.shuffle);
@@ -135,13 +138,30 @@ fn js_configs_are_read_key_by_key() {
 /// check (core's parser and its table stay out of the page): Rust's `str::parse` is the reference.
 #[wasm_bindgen_test]
 fn schedule_gamma_parses_like_str_parse() {
-    for text in ["0.1", "1e-1", ".5", "5.", "+0.25", "2.5E+0", "0.30000000000000004", "1e-320"] {
+    for text in [
+        "0.1",
+        "1e-1",
+        ".5",
+        "5.",
+        "+0.25",
+        "2.5E+0",
+        "0.30000000000000004",
+        "1e-320",
+    ] {
         let parsed = Schedule::parse(&format!("step:2:{text}"));
-        let want = Schedule::Step { step_epochs: 2, gamma: text.parse().unwrap() };
+        let want = Schedule::Step {
+            step_epochs: 2,
+            gamma: text.parse().unwrap(),
+        };
         assert_eq!(parsed, Ok(want), "{text}");
     }
-    for text in ["", "abc", "0x1", "1e", "1.5.2", "1,5", "--1", " 1", "1 ", ".", "e5", "inf", "nan"] {
-        assert!(Schedule::parse(&format!("step:2:{text}")).is_err(), "{text:?} was accepted");
+    for text in [
+        "", "abc", "0x1", "1e", "1.5.2", "1,5", "--1", " 1", "1 ", ".", "e5", "inf", "nan",
+    ] {
+        assert!(
+            Schedule::parse(&format!("step:2:{text}")).is_err(),
+            "{text:?} was accepted"
+        );
     }
 }
 
