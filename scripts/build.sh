@@ -154,17 +154,22 @@ kb() { awk -v b="$1" 'BEGIN { printf "%.1f KB", b / 1000 }'; }
 for f in dist/pkg/samlab_bg.wasm dist/pkg/samlab.js; do
   say "$(printf '%-25s %10s raw  %10s gzip -9' "${f#dist/}" "$(kb "$(raw "$f")")" "$(kb "$(gz "$f")")")"
 done
+# What a page load fetches: the wasm, its glue, uPlot and the page's modules, except those loaded
+# only when a landscape plane is first drawn (landscape.js and the d3 modules), counted apart.
+ON_DEMAND=(dist/landscape.js)
+for m in "${D3_MODULES[@]}"; do ON_DEMAND+=("dist/vendor/$m.min.mjs"); done
 total_raw=0 total_gz=0
 while IFS= read -r -d '' f; do
+  [[ " ${ON_DEMAND[*]} " == *" $f "* ]] && continue
   total_raw=$((total_raw + $(raw "$f")))
   total_gz=$((total_gz + $(gz "$f")))
 done < <(printf '%s\0' dist/pkg/samlab.js dist/pkg/samlab_bg.wasm dist/vendor/uPlot.esm.js
   find dist -maxdepth 1 -type f \( -name '*.js' -o -name '*.mjs' \) -print0)
 say "$(printf '%-25s %10s raw  %10s gzip -9' 'wasm + JS transferred' "$(kb $total_raw)" "$(kb $total_gz)")"
-d3_raw=0 d3_gz=0
-for m in "${D3_MODULES[@]}"; do
-  d3_raw=$((d3_raw + $(raw "dist/vendor/$m.min.mjs")))
-  d3_gz=$((d3_gz + $(gz "dist/vendor/$m.min.mjs")))
+lazy_raw=0 lazy_gz=0
+for f in "${ON_DEMAND[@]}"; do
+  lazy_raw=$((lazy_raw + $(raw "$f")))
+  lazy_gz=$((lazy_gz + $(gz "$f")))
 done
-say "$(printf '%-25s %10s raw  %10s gzip -9' '+ d3 (landscape plane)' "$(kb $d3_raw)" "$(kb $d3_gz)") (loaded when a plane is drawn)"
+say "$(printf '%-25s %10s raw  %10s gzip -9' '+ landscape.js, d3' "$(kb $lazy_raw)" "$(kb $lazy_gz)") (loaded when a plane is drawn)"
 say "dist/ ready ($(du -sh dist | cut -f1) with data); serve it with: npm run serve"

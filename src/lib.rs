@@ -9,6 +9,7 @@
 pub mod autograd;
 pub mod data;
 pub mod gpu;
+pub mod host_math;
 pub mod nn;
 pub mod ops;
 pub mod optim;

@@ -8,6 +8,7 @@ mod cases;
 use std::sync::Arc;
 
 use samlab::gpu::Gpu;
+use samlab::optim::Schedule;
 use samlab::web::WebConfig;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -98,6 +99,70 @@ fn bad_js_configs_are_rejected_with_the_key_named() {
     let ok = ok.unwrap_or_else(|_| panic!("a valid config was rejected"));
     assert_eq!(ok.optimizer.lr, 0.001, "adam's default lr");
     assert_eq!(ok.sam.rho(), 0.5, "official ASAM's default rho");
+}
+
+/// `WebConfig` reads each key by hand (no serde): every kind of value arrives where it belongs.
+#[wasm_bindgen_test]
+fn js_configs_are_read_key_by_key() {
+    let widths = js_sys::Array::of2(&64.into(), &32.into());
+    let ok = WebConfig::from_js(config(&[
+        ("hidden", widths.into()),
+        ("momentum", 0.5.into()),
+        ("nesterov", true.into()),
+        ("weightDecay", 1e-4.into()),
+        ("schedule", "step:2:1e-1".into()),
+        ("batchSize", 32.into()),
+        ("epochs", 3.into()),
+        ("seed", 7.into()),
+        ("shuffle", false.into()),
+        ("labelSmoothing", 0.1.into()),
+        ("dropout", JsValue::NULL),
+    ]))
+    .unwrap_or_else(|_| panic!("a valid config was rejected"));
+    assert_eq!(ok.hidden, vec![64, 32]);
+    assert_eq!(ok.optimizer.momentum, 0.5);
+    assert!(ok.optimizer.nesterov);
+    assert_eq!(ok.optimizer.weight_decay, 1e-4);
+    let step = Schedule::Step {
+        step_epochs: 2,
+        gamma: 0.1,
+    };
+    assert_eq!(ok.schedule, step);
+    assert_eq!((ok.batch_size, ok.epochs, ok.seed), (32, 3, 7));
+    assert!(!ok.shuffle);
+    assert_eq!(ok.label_smoothing, 0.1);
+    assert_eq!(ok.dropout, 0.0, "null is the default");
+}
+
+/// On wasm32 `Schedule::parse` reads gamma with the browser's `parseFloat` after its own syntax
+/// check (core's parser and its table stay out of the page): Rust's `str::parse` is the reference.
+#[wasm_bindgen_test]
+fn schedule_gamma_parses_like_str_parse() {
+    for text in [
+        "0.1",
+        "1e-1",
+        ".5",
+        "5.",
+        "+0.25",
+        "2.5E+0",
+        "0.30000000000000004",
+        "1e-320",
+    ] {
+        let parsed = Schedule::parse(&format!("step:2:{text}"));
+        let want = Schedule::Step {
+            step_epochs: 2,
+            gamma: text.parse().unwrap(),
+        };
+        assert_eq!(parsed, Ok(want), "{text}");
+    }
+    for text in [
+        "", "abc", "0x1", "1e", "1.5.2", "1,5", "--1", " 1", "1 ", ".", "e5", "inf", "nan",
+    ] {
+        assert!(
+            Schedule::parse(&format!("step:2:{text}")).is_err(),
+            "{text:?} was accepted"
+        );
+    }
 }
 
 #[wasm_bindgen_test]

@@ -262,22 +262,76 @@ async function loadData(name) {
   return dataCache.get(name);
 }
 
-/** Dataset.fromIdx on the four files (IDX_ROLES order), with the parse stage shown. */
-function parseIdx(name, label, files, field, hint) {
+/** What each IDX file (IDX_ROLES order) holds, as the IDX reader names it in its messages. */
+const IDX_FILE_ROLES = [['training', 'images'], ['training', 'labels'], ['test', 'images'], ['test', 'labels']];
+
+/** Dataset.fromIdx on the four files (IDX_ROLES order), gunzipped here first (the wasm has no
+ *  inflater: see gunzip), with the parse stage shown. */
+async function parseIdx(name, label, files, field, hint) {
   progress(post, 'parse', label)(null, null);
   try {
-    return wasm.Dataset.fromIdx(name, ...files);
+    const plain = await Promise.all(files.map(async (bytes, i) => {
+      const [split, kind] = IDX_FILE_ROLES[i];
+      try {
+        return await gunzip(bytes, kind, wasm.maxIdxBytes());
+      } catch (err) {
+        throw new Error(`${split} ${kind}: ${err.message}`);
+      }
+    }));
+    return wasm.Dataset.fromIdx(name, ...plain);
   } catch (err) {
     if (err instanceof WebAssembly.RuntimeError) throw err;
     throw new UserError(`${label}: ${firstLine(err.message ?? err)}`, { field, hint });
   }
 }
 
+/** A gzip stream the browser could not decompress (its message reads like the native reader's). */
+class GzipError extends Error {}
+
+/**
+ * `source` (a Blob/File or a Uint8Array) decompressed when it is gzip (magic 1f 8b), else its bytes
+ * as they are. The wasm has no inflater (a smaller download; natively the Rust reader uses flate2),
+ * so every gzip file is unpacked here by the browser's DecompressionStream; a File is streamed, so
+ * its compressed bytes are never held whole. Reading stops once more than `limit` bytes have come
+ * out, and the wasm reader, handed those, reports the size as it does for a plain file that large.
+ * `kind` names the file in a GzipError ("archive file is not valid gzip (…)").
+ */
+async function gunzip(source, kind, limit) {
+  const blob = source instanceof Blob ? source : new Blob([source]);
+  const magic = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) {
+    return source instanceof Blob ? new Uint8Array(await blob.arrayBuffer()) : source;
+  }
+  const reader = blob.stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks = [];
+  let total = 0;
+  try {
+    while (total <= limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      total += value.length;
+    }
+  } catch (err) {
+    // DecompressionStream fails with a TypeError; anything else is the file's own read error.
+    if (!(err instanceof TypeError)) throw err;
+    throw new GzipError(`${kind} file is not valid gzip (corrupt gzip or cut short: ${firstLine(err.message)}); delete it and re-download or re-create it`);
+  }
+  if (total > limit) reader.cancel().catch(() => {});
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
 /** The wasm Dataset of MNIST or Fashion-MNIST (fetched from data/); the caller frees it. */
 async function idxDataset(name) {
   const { files, summary } = await loadData(name);
   await engine;
-  const data = parseIdx(name, DATASET_LABELS[name], files, 'dataset', 'The files are damaged: rebuild the page (npm run build).');
+  const data = await parseIdx(name, DATASET_LABELS[name], files, 'dataset', 'The files are damaged: rebuild the page (npm run build).');
   return { data, summary };
 }
 
@@ -307,8 +361,18 @@ async function userIdxDataset({ files }) {
   const { files: bytes, summary } = idxFilesCache;
   if (key === null) idxFilesCache = null;
   await engine;
-  const data = parseIdx('idx', DATASET_LABELS.idx, bytes, 'idxFile', hint);
+  const data = await parseIdx('idx', DATASET_LABELS.idx, bytes, 'idxFile', hint);
   return { data, summary };
+}
+
+/** The CIFAR-10 archive's tar bytes: a .tar.gz is decompressed. */
+async function archiveBytes(name, bytes) {
+  try {
+    return await gunzip(bytes, 'archive', wasm.maxArchiveBytes());
+  } catch (err) {
+    if (err instanceof GzipError) throw new UserError(`${name}: ${err.message}`, { field: 'cifarFile' });
+    throw new UserError(`${name} could not be read (${firstLine(err.message ?? err)}).`, { field: 'cifarFile', hint: 'Choose the file again.' });
+  }
 }
 
 /**
@@ -335,6 +399,7 @@ async function cifarDataset({ files, perClass, seed }) {
   const bytes = read.map((f) => f.bytes);
   const summary = { source: 'disk', checked: false, files: read.map((f) => ({ name: f.name, bytes: f.bytes.length, sha256: f.sha256, verified: false })) };
   await engine;
+  if (!batches) bytes[0] = await archiveBytes(names[0], bytes[0]);
   setState('loading', { detail: 'Unpacking CIFAR-10' });
   progress(post, 'parse', DATASET_LABELS.cifar10)(null, null);
   let data;

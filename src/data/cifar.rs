@@ -22,7 +22,7 @@
 
 use std::io::{self, Read};
 
-use super::idx::{is_gzip, DataError, MAX_PAYLOAD_BYTES};
+use super::idx::{gunzip, is_gzip, DataError, MAX_PAYLOAD_BYTES};
 use super::Split;
 use crate::rng::Rng;
 
@@ -56,7 +56,7 @@ const PLANE: usize = 32 * 32;
 /// (and may be a gzip bomb), so reading stops there. A batch entry is read whole and then copied
 /// into its split, so reading peaks at about twice this (fuzzing found 1 GiB archives peaking at
 /// 2 GiB, docs/reliability.md).
-const MAX_TAR_BYTES: u64 = 256 << 20;
+pub const MAX_TAR_BYTES: u64 = 256 << 20;
 /// An official batch (10,000 records): the most reserved for an entry before its data arrives.
 const OFFICIAL_BATCH_BYTES: usize = 10_000 * RECORD_LEN;
 /// Largest GNU long-name or pax entry read for a file name; larger ones are skipped unread.
@@ -421,25 +421,6 @@ fn describe(names: &[&str], [one, many, none]: [&str; 3]) -> String {
     format!("the {} {noun} ({list})", names.len())
 }
 
-/// Why the stream under the tar reader failed; carried inside an `io::Error` through the tar
-/// crate so it can be told apart from a malformed tar.
-#[derive(Debug)]
-enum StreamFault {
-    Gzip(io::Error),
-    TooLarge,
-}
-
-impl std::fmt::Display for StreamFault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StreamFault::Gzip(e) => write!(f, "{e}"),
-            StreamFault::TooLarge => write!(f, "archive too large"),
-        }
-    }
-}
-
-impl std::error::Error for StreamFault {}
-
 /// The tar stream: the decompressed (or plain) bytes, failing once more than `limit` come out.
 struct TarStream<R> {
     inner: R,
@@ -448,129 +429,209 @@ struct TarStream<R> {
     limit: u64,
 }
 
-impl<R: Read> Read for TarStream<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(e) if self.gzip => return Err(io::Error::other(StreamFault::Gzip(e))),
-            Err(e) => return Err(e),
-        };
-        self.read += n as u64;
-        if self.read > self.limit {
-            return Err(io::Error::other(StreamFault::TooLarge));
+impl<R: Read> TarStream<R> {
+    /// Reads until `buf` is full or the stream ends; returns how many bytes came. `offset` (where
+    /// the header being read or sought starts) is for the message of a failing plain stream.
+    fn fill(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, DataError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) if self.gzip => {
+                    return Err(DataError::Gzip {
+                        kind: "archive",
+                        source,
+                    })
+                }
+                Err(e) => return Err(tar_error(offset, &e.to_string())),
+            }
         }
-        Ok(n)
+        self.read += filled as u64;
+        if self.read > self.limit {
+            return Err(DataError::ArchiveTooLarge { limit: self.limit });
+        }
+        Ok(filled)
+    }
+
+    /// Skips `n` bytes of entry data and padding; the stream ending first is an error at `offset`.
+    fn skip(&mut self, mut n: u64, offset: u64) -> Result<(), DataError> {
+        let mut scratch = [0u8; 8192];
+        while n > 0 {
+            let want = n.min(scratch.len() as u64) as usize;
+            let got = self.fill(&mut scratch[..want], offset)?;
+            if got < want {
+                return Err(tar_error(offset, "unexpected EOF during skip"));
+            }
+            n -= got as u64;
+        }
+        Ok(())
+    }
+}
+
+fn tar_error(offset: u64, reason: &str) -> DataError {
+    DataError::Tar {
+        offset,
+        reason: reason.to_string(),
     }
 }
 
 fn read_archive_with_limit(bytes: &[u8], limit: u64) -> Result<(Split, Split), DataError> {
     if is_gzip(bytes) {
-        read_tar(
-            TarStream {
-                inner: flate2::read::MultiGzDecoder::new(bytes),
-                gzip: true,
-                read: 0,
-                limit,
-            },
+        read_tar(TarStream {
+            inner: gunzip(bytes, "archive")?,
+            gzip: true,
+            read: 0,
             limit,
-        )
+        })
     } else {
-        read_tar(
-            TarStream {
-                inner: bytes,
-                gzip: false,
-                read: 0,
-                limit,
-            },
+        read_tar(TarStream {
+            inner: bytes,
+            gzip: false,
+            read: 0,
             limit,
-        )
+        })
     }
 }
 
-/// Turns an error out of the tar reader into the `DataError` that explains it.
-/// `offset` is where the header being read (or sought) starts.
-fn stream_error(e: io::Error, offset: u64, limit: u64) -> DataError {
-    match e.downcast::<StreamFault>() {
-        Ok(StreamFault::Gzip(source)) => DataError::Gzip {
-            kind: "archive",
-            source,
-        },
-        Ok(StreamFault::TooLarge) => DataError::ArchiveTooLarge { limit },
-        Err(source) => DataError::Tar {
-            offset,
-            source: readable_tar_error(source),
-        },
-    }
+/// A numeric header field in octal: digits up to the first NUL, spaces around them allowed.
+/// `None`: not a number.
+fn tar_octal(field: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(until_nul(field)).ok()?;
+    u64::from_str_radix(text.trim(), 8).ok()
 }
 
-/// The tar crate quotes raw header bytes in some errors ("numeric field was not a number: <bytes>
-/// when getting cksum for <bytes>"), which for a file that is not a tar are binary noise, line
-/// breaks included: name the field instead, and keep any other message to one printable line.
-fn readable_tar_error(e: io::Error) -> io::Error {
-    let text = e.to_string();
-    let reason = if text.starts_with("numeric field") {
-        let field = text
-            .split_once(" when getting ")
-            .and_then(|(_, tail)| tail.split_once(" for "))
-            .map_or("numeric", |(field, _)| field);
-        format!("the {field} field of a header is not a number")
+/// The size field: octal, or (GNU, for 8 GiB and more) big-endian base-256 when the first byte
+/// has its high bit set. `None`: not a number (or past u64).
+fn tar_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 == 0 {
+        return tar_octal(field);
+    }
+    let mut value = u64::from(field[0] & 0x7f);
+    for &b in &field[1..] {
+        value = value.checked_mul(256)?.checked_add(u64::from(b))?;
+    }
+    Some(value)
+}
+
+/// Bytes up to the first NUL.
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end]
+}
+
+/// An entry's path: a POSIX ustar header's prefix and name, or the name alone (GNU, v7).
+fn tar_path(header: &[u8; TAR_BLOCK as usize]) -> String {
+    let name = until_nul(&header[0..100]);
+    let ustar = &header[257..265] == b"ustar\x0000";
+    let prefix = until_nul(&header[345..500]);
+    let path = if ustar && !prefix.is_empty() {
+        [prefix, b"/", name].concat()
     } else {
-        text.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(200)
-            .collect()
+        name.to_vec()
     };
-    io::Error::new(e.kind(), reason)
+    String::from_utf8_lossy(&path).into_owned()
 }
 
-/// Walks the tar entries in raw mode (no pax or GNU processing by the tar crate, so nothing is
-/// read that we did not size-check), taking a GNU long name or a pax `path` for the next entry.
-fn read_tar<R: Read>(mut stream: TarStream<R>, limit: u64) -> Result<(Split, Split), DataError> {
+/// The `path` of a pax extended header's records (`"<length> <key>=<value>\n"` each); reading
+/// stops at the first malformed record.
+fn pax_path(mut data: &[u8]) -> Option<&[u8]> {
+    while !data.is_empty() {
+        let space = data.iter().position(|&b| b == b' ')?;
+        let len: usize = std::str::from_utf8(&data[..space]).ok()?.parse().ok()?;
+        if len <= space || len > data.len() {
+            return None;
+        }
+        let record = data[space + 1..len].strip_suffix(b"\n")?;
+        let eq = record.iter().position(|&b| b == b'=')?;
+        if &record[..eq] == b"path" {
+            return Some(&record[eq + 1..]);
+        }
+        data = &data[len..];
+    }
+    None
+}
+
+/// Walks the tar entries (a hand-written reader of the few header fields CIFAR-10 needs: its
+/// error messages stay ours, and the wasm carries no tar crate): every header's checksum is
+/// verified, a GNU long name or a pax `path` names the next entry, other entries are skipped
+/// unread. The archive ends at a zero block or where the stream ends between entries.
+fn read_tar<R: Read>(mut stream: TarStream<R>) -> Result<(Split, Split), DataError> {
     let mut batches = Batches::default();
     let mut names = Vec::new();
-    // Where the next header starts, for error messages.
+    let mut long_name: Option<String> = None;
+    // Where the next header starts (also in error messages).
     let mut offset = 0u64;
-    {
-        let mut archive = tar::Archive::new(&mut stream);
-        let entries = archive
-            .entries()
-            .map_err(|e| stream_error(e, offset, limit))?
-            .raw(true);
-        let mut long_name: Option<String> = None;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| stream_error(e, offset, limit))?;
-            let size = entry.size();
-            offset = entry
-                .raw_file_position()
-                .saturating_add(size.div_ceil(TAR_BLOCK).saturating_mul(TAR_BLOCK));
-            let stream_fault = move |e| stream_error(e, offset, limit);
-            let kind = entry.header().entry_type();
-            if kind.is_gnu_longname() || kind.is_pax_local_extensions() {
-                let name = read_name_extension(&mut entry, kind.is_gnu_longname());
-                if let Some(name) = name.map_err(stream_fault)? {
-                    long_name = Some(name);
-                }
-                continue;
-            }
-            if kind.is_gnu_longlink() || kind.is_pax_global_extensions() {
-                continue;
-            }
-            let path = long_name
-                .take()
-                .unwrap_or_else(|| String::from_utf8_lossy(&entry.path_bytes()).into_owned());
-            if !(kind.is_file() || kind.is_contiguous()) {
-                continue;
-            }
-            if let Some(role) = role_of(&path) {
-                let data = read_entry(&mut entry, &path, size, stream_fault)?;
-                batches.add(role, &path, &data)?;
-            }
-            names.push(path);
+    let mut header = [0u8; TAR_BLOCK as usize];
+    loop {
+        let got = stream.fill(&mut header, offset)?;
+        if got == 0 {
+            break;
         }
+        if got < header.len() {
+            return Err(tar_error(offset, "failed to read entire block"));
+        }
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        let fault = |reason| move || tar_error(offset, reason);
+        let cksum = tar_octal(&header[148..156])
+            .ok_or_else(fault("the cksum field of a header is not a number"))?;
+        // The checksum is the byte sum of the header with its own field read as spaces.
+        let sum: u64 = header.iter().map(|&b| u64::from(b)).sum::<u64>()
+            - header[148..156].iter().map(|&b| u64::from(b)).sum::<u64>()
+            + 8 * u64::from(b' ');
+        if sum != cksum {
+            return Err(fault("archive header checksum mismatch")());
+        }
+        let size = tar_size(&header[124..136])
+            .ok_or_else(fault("the size field of a header is not a number"))?;
+        let padded = size
+            .checked_next_multiple_of(TAR_BLOCK)
+            .ok_or_else(fault("size overflow"))?;
+        offset = offset.saturating_add(TAR_BLOCK).saturating_add(padded);
+        // Entry data consumed so far; the rest (and the padding) is skipped below.
+        let mut consumed = 0u64;
+        match header[156] {
+            // A GNU long name or a pax extended header: the next entry's path, if it has one.
+            kind @ (b'L' | b'x') => {
+                if size <= MAX_NAME_EXTENSION {
+                    let mut data = vec![0u8; size as usize];
+                    let n = stream.fill(&mut data, offset)?;
+                    data.truncate(n);
+                    consumed = n as u64;
+                    let name = if kind == b'L' {
+                        Some(until_nul(&data))
+                    } else {
+                        pax_path(&data)
+                    };
+                    if let Some(name) = name.filter(|name| !name.is_empty()) {
+                        long_name = Some(String::from_utf8_lossy(name).into_owned());
+                    }
+                }
+            }
+            // A GNU long link name, pax global headers: nothing we use.
+            b'K' | b'g' => {}
+            kind => {
+                let path = long_name.take().unwrap_or_else(|| tar_path(&header));
+                // Regular files ('0', and NUL in old tars) and contiguous files ('7').
+                if matches!(kind, b'0' | b'\0' | b'7') {
+                    if let Some(role) = role_of(&path) {
+                        let data = read_entry(&mut stream, &path, size, offset)?;
+                        consumed = size;
+                        batches.add(role, &path, &data)?;
+                    }
+                    names.push(path);
+                }
+            }
+        }
+        stream.skip(padded - consumed, offset)?;
     }
     if stream.gzip {
         // Read to the end so the decoder checks the gzip CRC and length of everything.
-        io::copy(&mut stream, &mut io::sink()).map_err(|e| stream_error(e, offset, limit))?;
+        let mut scratch = [0u8; 8192];
+        while stream.fill(&mut scratch, offset)? > 0 {}
     }
     batches.finish(|| {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -585,13 +646,12 @@ fn read_tar<R: Read>(mut stream: TarStream<R>, limit: u64) -> Result<(Split, Spl
     })
 }
 
-/// Reads a batch entry whose header declares `declared` bytes; `stream_fault` explains a read
-/// error of the stream below.
-fn read_entry(
-    entry: &mut impl Read,
+/// Reads a batch entry whose header declares `declared` bytes.
+fn read_entry<R: Read>(
+    stream: &mut TarStream<R>,
     path: &str,
     declared: u64,
-    stream_fault: impl Fn(io::Error) -> DataError,
+    offset: u64,
 ) -> Result<Vec<u8>, DataError> {
     if declared > MAX_PAYLOAD_BYTES as u64 {
         return Err(DataError::EntryTooLarge {
@@ -602,41 +662,22 @@ fn read_entry(
     }
     // Reserve no more than an official batch up front: a lying header cannot make us allocate
     // what the stream does not hold.
-    let mut data = Vec::with_capacity((declared as usize).min(OFFICIAL_BATCH_BYTES));
-    entry.read_to_end(&mut data).map_err(stream_fault)?;
-    if data.len() as u64 != declared {
-        return Err(DataError::TruncatedEntry {
-            name: path.to_string(),
-            declared,
-            got: data.len(),
-        });
+    let declared_len = declared as usize;
+    let mut data = Vec::with_capacity(declared_len.min(OFFICIAL_BATCH_BYTES));
+    let mut chunk = [0u8; 8192];
+    while data.len() < declared_len {
+        let want = (declared_len - data.len()).min(chunk.len());
+        let got = stream.fill(&mut chunk[..want], offset)?;
+        data.extend_from_slice(&chunk[..got]);
+        if got < want {
+            return Err(DataError::TruncatedEntry {
+                name: path.to_string(),
+                declared,
+                got: data.len(),
+            });
+        }
     }
     Ok(data)
-}
-
-/// The file name a GNU long-name entry or a pax `path` record gives the next entry; `None` for
-/// extensions without one, oversized ones (skipped unread) and unreadable ones.
-fn read_name_extension(
-    entry: &mut tar::Entry<'_, impl Read>,
-    gnu: bool,
-) -> Result<Option<String>, io::Error> {
-    if entry.size() > MAX_NAME_EXTENSION {
-        return Ok(None);
-    }
-    let mut data = Vec::new();
-    entry.read_to_end(&mut data)?;
-    let name = if gnu {
-        let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-        Some(&data[..end])
-    } else {
-        tar::PaxExtensions::new(&data)
-            .filter_map(Result::ok)
-            .find(|record| record.key_bytes() == b"path")
-            .map(|record| record.value_bytes())
-    };
-    Ok(name
-        .filter(|name| !name.is_empty())
-        .map(|name| String::from_utf8_lossy(name).into_owned()))
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

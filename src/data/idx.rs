@@ -36,6 +36,9 @@ const LABELS_HEADER_LEN: usize = 8;
 const DEFLATE_MAX_RATIO: usize = 1032;
 /// How far past the declared payload we read to report the size of trailing data.
 const TRAILING_PROBE: usize = 1 << 20;
+/// The most an IDX file can unpack to and still be reported on exactly: the largest header, the
+/// largest payload and the trailing-data probe (the page's worker stops decompressing past it).
+pub const MAX_UNPACKED_BYTES: usize = IMAGES_HEADER_LEN + MAX_PAYLOAD_BYTES + TRAILING_PROBE;
 
 /// A set of greyscale images, `count * rows * cols` bytes, image after image, row-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +134,9 @@ pub enum DataError {
         source: io::Error,
     },
 
+    #[error("{kind} file is gzip-compressed; in the browser decompress it first (the page's worker does, with DecompressionStream) and pass the plain bytes")]
+    GzipInBrowser { kind: &'static str },
+
     #[error("image/label count mismatch: {images_file} has {images} images but {labels_file} has {labels} labels; the two files come from different sets, re-create both")]
     CountMismatch {
         images_file: String,
@@ -166,12 +172,8 @@ pub enum DataError {
         value: u8,
     },
 
-    #[error("archive is not a valid tar file ({source}, at byte {offset} of the tar stream); is it cifar-10-binary.tar.gz? delete it and re-download it")]
-    Tar {
-        offset: u64,
-        #[source]
-        source: io::Error,
-    },
+    #[error("archive is not a valid tar file ({reason}, at byte {offset} of the tar stream); is it cifar-10-binary.tar.gz? delete it and re-download it")]
+    Tar { offset: u64, reason: String },
 
     #[error("archive is truncated: {name} declares {declared} bytes but only {got} follow; the download is incomplete, delete it and re-download it")]
     TruncatedEntry {
@@ -260,6 +262,22 @@ const LABELS: &str = "labels";
 
 pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
+}
+
+/// A decoder of gzip `bytes` (every member). Natively flate2; the wasm build leaves gzip to the
+/// browser (the page's worker pipes the files through `DecompressionStream('gzip')` before it
+/// calls in), which keeps an inflater out of the download, so there gzip input is an error.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn gunzip<'a>(
+    bytes: &'a [u8],
+    _kind: &'static str,
+) -> Result<impl Read + 'a, DataError> {
+    Ok(flate2::read::MultiGzDecoder::new(bytes))
+}
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn gunzip(_bytes: &[u8], kind: &'static str) -> Result<io::Empty, DataError> {
+    Err(DataError::GzipInBrowser { kind })
 }
 
 fn be_u32(b: &[u8]) -> u32 {
@@ -447,7 +465,7 @@ fn raw_payload<'a>(
 pub fn parse_images(bytes: &[u8]) -> Result<Images, DataError> {
     let mut header = [0u8; IMAGES_HEADER_LEN];
     if is_gzip(bytes) {
-        let mut r = flate2::read::MultiGzDecoder::new(bytes);
+        let mut r = gunzip(bytes, IMAGES)?;
         let got = read_full(&mut r, &mut header, IMAGES)?;
         check_magic_and_len(&header, got, IMAGES, IMAGES_MAGIC)?;
         let (count, rows, cols, declared) = check_images_header(&header)?;
@@ -478,7 +496,7 @@ pub fn parse_images(bytes: &[u8]) -> Result<Images, DataError> {
 pub fn parse_labels(bytes: &[u8], num_classes: u8) -> Result<Vec<u8>, DataError> {
     let mut header = [0u8; LABELS_HEADER_LEN];
     let labels = if is_gzip(bytes) {
-        let mut r = flate2::read::MultiGzDecoder::new(bytes);
+        let mut r = gunzip(bytes, LABELS)?;
         let got = read_full(&mut r, &mut header, LABELS)?;
         check_magic_and_len(&header, got, LABELS, LABELS_MAGIC)?;
         let declared = check_labels_header(&header)?;

@@ -191,8 +191,8 @@ impl Optimizer {
         self.steps += 1;
         let c = &self.config;
         let t = self.steps as f64;
-        let bias_correction1 = 1.0 - c.beta1.powf(t);
-        let bias_correction2 = 1.0 - c.beta2.powf(t);
+        let bias_correction1 = 1.0 - crate::host_math::pow(c.beta1, t);
+        let bias_correction2 = 1.0 - crate::host_math::pow(c.beta2, t);
         let uniforms = OptimizerUniforms {
             lr: lr as f32,
             momentum: c.momentum as f32,

@@ -379,7 +379,8 @@ impl SamConfig {
     pub fn ssamd_counts(&self, parameters: usize, step: u64, total: Option<u64>) -> [u32; 2] {
         let live = self.live_count(parameters);
         let progress = total.map_or(0.0, |t| step as f64 / t.max(1) as f64);
-        let rate = self.drop_rate() * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0;
+        let rate =
+            self.drop_rate() * (1.0 + crate::host_math::cos(std::f64::consts::PI * progress)) / 2.0;
         let survivors = ((live as f64 * (1.0 - rate)).floor() as usize)
             .max((2 * live).saturating_sub(parameters))
             .min(live);

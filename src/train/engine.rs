@@ -525,8 +525,8 @@ pub fn mup2_layer_factors(
             0.5
         };
         let range = spec.offset..spec.offset + spec.len();
-        weights[range.clone()].fill(m.powf(-exponent) as f32);
-        scales[range].fill(m.powf(0.5 - exponent) as f32);
+        weights[range.clone()].fill(crate::host_math::pow(m, -exponent) as f32);
+        scales[range].fill(crate::host_math::pow(m, 0.5 - exponent) as f32);
     }
     (weights, scales)
 }

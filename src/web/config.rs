@@ -8,8 +8,10 @@ use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use crate::sam::{SamConfig, SamKind};
 use crate::train::{ModelKind, TrainConfig};
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Read by hand from the JS object (`WebConfig::read`) once `check_keys` and `check_types` have
+/// passed, rather than derived with serde: serde-wasm-bindgen's struct reader and the derive for
+/// 35 fields cost the page more than these few lines (docs/benchmarks.md, "In the browser").
+#[derive(Debug, Default)]
 pub struct WebConfig {
     model: Option<String>,
     hidden: Option<Vec<f64>>,
@@ -111,11 +113,65 @@ impl WebConfig {
         } else {
             check_keys(&value)?;
             check_types(&value)?;
-            serde_wasm_bindgen::from_value(value)
-                .map_err(|e| JsError::new(&format!("invalid config: {e}")))?
+            WebConfig::read(&value)
         };
         web.into_config()
             .map_err(|e| JsError::new(&format!("invalid config: {}", js_names(&e))))
+    }
+
+    /// The fields of a plain object whose keys and value types have been checked; a key that is
+    /// absent, undefined or null takes its default.
+    fn read(object: &JsValue) -> WebConfig {
+        let get = |key: &str| {
+            js_sys::Reflect::get(object, &JsValue::from_str(key))
+                .ok()
+                .filter(|v| !v.is_undefined() && !v.is_null())
+        };
+        let number = |key: &str| get(key).and_then(|v| v.as_f64());
+        let text = |key: &str| get(key).and_then(|v| v.as_string());
+        let flag = |key: &str| get(key).and_then(|v| v.as_bool());
+        WebConfig {
+            model: text("model"),
+            hidden: get("hidden").map(|widths| {
+                js_sys::Array::from(&widths)
+                    .iter()
+                    .filter_map(|w| w.as_f64())
+                    .collect()
+            }),
+            optimizer: text("optimizer"),
+            lr: number("lr"),
+            momentum: number("momentum"),
+            nesterov: flag("nesterov"),
+            weight_decay: number("weightDecay"),
+            sam: text("sam"),
+            rho: number("rho"),
+            eta: number("eta"),
+            alpha: number("alpha"),
+            sigma: number("sigma"),
+            lambda: number("lambda"),
+            k: number("k"),
+            gamma: number("gamma"),
+            beta: number("beta"),
+            rho_min: number("rhoMin"),
+            n: number("n"),
+            m: number("m"),
+            swa_start: number("swaStart"),
+            rho_schedule: text("rhoSchedule"),
+            sam_start: number("samStart"),
+            schedule: text("schedule"),
+            batch_size: number("batchSize"),
+            epochs: number("epochs"),
+            seed: number("seed"),
+            label_noise: number("labelNoise"),
+            label_smoothing: number("labelSmoothing"),
+            shuffle: flag("shuffle"),
+            dropout: number("dropout"),
+            augment: flag("augment"),
+            sparsity: number("sparsity"),
+            fisher_samples: number("fisherSamples"),
+            drop_rate: number("dropRate"),
+            base_width: number("baseWidth"),
+        }
     }
 
     pub fn into_config(self) -> Result<TrainConfig, String> {
@@ -260,8 +316,7 @@ pub(crate) fn js_names(message: &str) -> String {
     })
 }
 
-/// serde-wasm-bindgen reads only a struct's own keys from an object, so `deny_unknown_fields`
-/// never sees a misspelt key: check them here.
+/// Every key must be one of `KEYS`: a misspelt key is an error, not a silently ignored setting.
 fn check_keys(value: &JsValue) -> Result<(), JsError> {
     check_object_keys(
         value,
@@ -271,8 +326,7 @@ fn check_keys(value: &JsValue) -> Result<(), JsError> {
     )
 }
 
-/// serde's type errors do not say which key they are about ("invalid type: string \"0.1\",
-/// expected f64"): check each value's JS type first, and name the key and what it got.
+/// Each value's JS type, checked first so that the message names the key and what it got.
 fn check_types(value: &JsValue) -> Result<(), JsError> {
     for entry in js_sys::Object::entries(&js_sys::Object::from(value.clone())).iter() {
         let pair = js_sys::Array::from(&entry);

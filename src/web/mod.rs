@@ -27,7 +27,23 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// A data set held in wasm memory, parsed from IDX bytes (raw or gzip).
+/// The most bytes a gzip IDX file may unpack to: the page's worker decompresses gzip itself
+/// (`DecompressionStream`; the wasm has no inflater) and stops past this, and `Dataset.fromIdx`
+/// then reports the file's size.
+#[wasm_bindgen(js_name = maxIdxBytes)]
+pub fn max_idx_bytes() -> f64 {
+    idx::MAX_UNPACKED_BYTES as f64
+}
+
+/// The most bytes a CIFAR-10 archive may unpack to; past it `Dataset.fromCifarArchive` answers
+/// "archive unpacks to more than … bytes" (the worker stops decompressing there).
+#[wasm_bindgen(js_name = maxArchiveBytes)]
+pub fn max_archive_bytes() -> f64 {
+    data::cifar::MAX_TAR_BYTES as f64
+}
+
+/// A data set held in wasm memory, parsed from plain IDX bytes or CIFAR-10 files. gzip input is
+/// decompressed by the caller (the worker uses `DecompressionStream`): the wasm has no inflater.
 #[wasm_bindgen]
 pub struct Dataset {
     inner: data::Dataset,
@@ -76,7 +92,7 @@ impl Dataset {
         })
     }
 
-    /// CIFAR-10 from the official `cifar-10-binary.tar.gz` (or the `.tar`), optionally a
+    /// CIFAR-10 from the official archive's tar (`cifar-10-binary.tar.gz` decompressed), optionally a
     /// stratified subset of `perClass` training images per class (the test split keeps a fifth
     /// as many per class) drawn with `seed`. Throws with a message naming what is wrong.
     #[wasm_bindgen(js_name = fromCifarArchive)]
