@@ -1461,6 +1461,19 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
             );
             results.push(run(&gpu, &data, cell, seed, plan.curvature).await?);
         }
+        // A long experiment writes what it has after every cell, so a stopped run leaves its
+        // finished cells (the table says how many runs it holds).
+        if i + 1 < plan.cells.len() {
+            let partial = format!(
+                "{md}Claim ({}): {}\n\n**Partial: {} of {runs} runs** (the experiment was still running).\n\n{}",
+                plan.source,
+                plan.claim,
+                results.len(),
+                table(&results, plan.curvature)
+            );
+            let json = serde_json::json!({ "command": command, "partial": true, "runs": results });
+            write_outputs(&args.out, name, &partial, "", &json)?;
+        }
     }
     let _ = writeln!(md, "Claim ({}): {}\n", plan.source, plan.claim);
     md.push_str(&table(&results, plan.curvature));
