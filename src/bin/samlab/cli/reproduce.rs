@@ -331,7 +331,7 @@ fn plan(experiment: Experiment, quick: bool) -> Plan {
             }
             Plan {
                 cells,
-                claim: "SAM converges to flatter minima: lower λ_max and tr(H) of the training loss's Hessian than SGD.",
+                claim: "SAM converges to flatter minima: lower λ_max and tr(H) of the loss's Hessian than SGD (here measured on the first 512 test images, at the end of training).",
                 source: "Foret et al. 2021 (Hessian spectra, §4.2); Andriushchenko & Flammarion, ICML 2022",
                 x_label: "epoch",
                 log_x: false,
