@@ -33,7 +33,7 @@ async function shot(target, name, { width, height } = {}) {
   return file;
 }
 
-test('screenshots: the page after training, compared runs, the sharpness panel, the embedded view', async () => {
+test('screenshots: the page after training, compared runs, the sharpness panel, the inspection panel, SAM in two dimensions, the embedded view', async () => {
   const hash = `${smallHash({ hidden: '64', epochs: '2' })}&vs=sam:none&evalEvery=31&track=62`;
   const { page, errors } = await openPage(env, { hash });
   try {
@@ -51,6 +51,19 @@ test('screenshots: the page after training, compared runs, the sharpness panel, 
     await page.click('#landscape');
     await page.waitForFunction(() => window.samlab.sharpness?.plane, null, { timeout: 300_000 });
     await shot(page.locator('#probe'), 'sharpness');
+    // Looking at the model: the panel opened on the trained weights.
+    await page.focus('#inspect-title');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => window.samlab.inspection?.step === 124 && document.querySelectorAll('#inspect-gallery .sample').length > 0, null, { timeout: 120_000 });
+    await shot(page.locator('#inspect'), 'inspect');
+    // SAM in two dimensions: 12 steps of SGD, SAM and ASAM on the sharp and flat valleys.
+    await page.locator('#toy2d').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => { const v = window.samlab.toy2d; return v && v.runs.sam && !v.busy && v.contours > 0; }, null, { timeout: 120_000 });
+    for (let k = 1; k <= 12; k++) {
+      await page.click('#toy2d-step');
+      await page.waitForFunction((n) => { const v = window.samlab.toy2d; return !v.busy && Object.values(v.drawn).every((d) => d.path.length === n + 1); }, k, { timeout: 60_000 });
+    }
+    await shot(page.locator('#toy2d'), 'toy2d');
     assertNoErrors(errors);
   } finally {
     await page.close();
