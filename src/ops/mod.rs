@@ -18,7 +18,9 @@ pub use conv::{conv2d, window_output};
 pub use cross_entropy::{cross_entropy, cross_entropy_with_rows, CrossEntropy};
 pub use dropout::dropout;
 pub use elementwise::{add, add_inplace, fill, mul, relu, scale};
-pub use matmul::{batched_matmul_into, matmul, matmul_into, Batch, MatmulLayout};
+pub use matmul::{
+    batched_matmul_into, matmul, matmul_into, tiled_matmul_into, Batch, MatmulLayout, MatmulTiling,
+};
 pub use pool::{avg_pool2d, global_avg_pool, max_pool2d};
 pub use reduce::{mean, sum};
 pub use shape::{flatten, reshape};
