@@ -19,7 +19,7 @@ function matmulConfig(m, n, fixedSubgroupSize, tile) {
   if (tile) ({ tm, tn } = tile);
   else [tm, tn] = [m, n].map((len) => (len >= 16 ? 16 : len >= 8 ? 8 : 4));
   const tilesM = Math.ceil(m / tm);
-  const [wgX, wgY] = sg ? [sg, Math.min(64 / sg, tilesM)] : tm * tn >= 256 ? [4, 4] : [8, 8];
+  const [wgX, wgY] = sg ? [sg, Math.min(64 / sg, tilesM)] : [8, 8];
   return { tm, tn, sg, wgX, wgY, groups: [Math.ceil(Math.ceil(n / tn) / wgX), Math.ceil(tilesM / wgY)] };
 }
 

@@ -152,11 +152,10 @@ impl MatmulTiling {
     fn workgroups(&self, m: usize, n: usize) -> ([u32; 2], [u32; 2]) {
         let tiles_n = n.div_ceil(self.cols) as u32;
         let tiles_m = m.div_ceil(self.rows) as u32;
-        // Without subgroups, 4×4 invocations for the 16×16 tile so that the MLP's 128×256 products
-        // still make 8 workgroups for the CPU threads to share.
+        // (Without subgroups, 4×4-invocation workgroups for the 16×16 tile, to make more
+        // workgroups of the MLP's products, halved lavapipe's rate: 8×8 stays.)
         let size = match self.subgroup {
             Some(s) => [s, (64 / s).min(tiles_m)],
-            None if self.rows * self.cols >= 256 => [WG / 2, WG / 2],
             None => [WG, WG],
         };
         (size, [tiles_n.div_ceil(size[0]), tiles_m.div_ceil(size[1])])
