@@ -32,6 +32,11 @@ fn matmul_matches_cpu_reference_on_awkward_shapes() {
     block_on(cases::matmul_matches_cpu_reference_on_awkward_shapes(&gpu()));
 }
 
+#[test]
+fn matmul_every_tiling_matches_cpu_reference() {
+    block_on(cases::matmul_every_tiling_matches_cpu_reference(&gpu()));
+}
+
 /// Checks the GPU backward of `build` against central differences of the GPU forward at a few
 /// random elements of each input.
 fn check_finite_differences(

@@ -62,6 +62,11 @@ async fn matmul_matches_cpu_reference_on_webgpu() {
 }
 
 #[wasm_bindgen_test]
+async fn matmul_every_tiling_matches_cpu_reference_on_webgpu() {
+    cases::matmul_every_tiling_matches_cpu_reference(&gpu().await).await;
+}
+
+#[wasm_bindgen_test]
 async fn optimizer_and_sam_steps_match_the_reference_on_webgpu() {
     cases::three_steps_match_the_reference(&gpu().await).await;
 }

@@ -108,6 +108,10 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub adapter_info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The subgroup size when the device has subgroups of one fixed size of 4 or 8 invocations
+    /// (CPU adapters: SwiftShader 4, lavapipe 8); the matmul kernel then shares loads across a
+    /// subgroup (shaders/matmul.wgsl). None elsewhere.
+    pub fixed_subgroup_size: Option<u32>,
     pipelines: Mutex<PipelineCache>,
     pool: Arc<Mutex<BufferPool>>,
     /// Set when the device is lost or reports an error nobody captured; every read checks it, so
@@ -137,9 +141,19 @@ impl Gpu {
             .await
             .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let adapter_limits = adapter.limits();
+        let info = adapter.get_info();
+        let fixed_subgroup_size = (adapter.features().contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == info.subgroup_max_size
+            && matches!(info.subgroup_min_size, 4 | 8))
+        .then_some(info.subgroup_min_size);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("samlab"),
+                required_features: if fixed_subgroup_size.is_some() {
+                    wgpu::Features::SUBGROUP
+                } else {
+                    wgpu::Features::empty()
+                },
                 required_limits: adapter_limits.clone(),
                 ..Default::default()
             })
@@ -157,8 +171,9 @@ impl Gpu {
             fault.get_or_insert(GpuError::Validation(error.to_string()));
         }));
         Ok(Arc::new(Gpu {
-            adapter_info: adapter.get_info(),
+            adapter_info: info,
             limits: device.limits(),
+            fixed_subgroup_size,
             device,
             queue,
             pipelines: Mutex::new(PipelineCache::default()),

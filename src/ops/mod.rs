@@ -21,7 +21,9 @@ pub use cross_entropy::{
 };
 pub use dropout::dropout;
 pub use elementwise::{add, add_inplace, fill, mul, relu, scale};
-pub use matmul::{batched_matmul_into, matmul, matmul_into, Batch, MatmulLayout};
+pub use matmul::{
+    batched_matmul_into, matmul, matmul_into, tiled_matmul_into, Batch, MatmulLayout, MatmulTiling,
+};
 pub use pool::{avg_pool2d, global_avg_pool, max_pool2d};
 pub use reduce::{mean, sum};
 pub use shape::{flatten, reshape};

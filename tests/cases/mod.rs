@@ -362,6 +362,81 @@ pub async fn matmul_matches_cpu_reference_on_awkward_shapes(gpu: &Arc<Gpu>) {
     }
 }
 
+/// The matmul kernel's tilings (register tiles of 4–32 rows × 4–16 columns, with and without
+/// subgroup-shared loads where the adapter has fixed-size subgroups), every layout, on
+/// shapes that are not multiples of any tile (1×1, 3×5·5×7, 129×785, …) and batched with B shared
+/// and A and C offset (the convolution's use): against the CPU, C overwritten, nothing before it
+/// touched.
+pub async fn matmul_every_tiling_matches_cpu_reference(gpu: &Arc<Gpu>) {
+    use samlab::ops::{tiled_matmul_into, Batch as MatmulBatch, MatmulTiling};
+    let mut rng = TestRng::new(12);
+    // Every row count (4–32) and column count (4–16) of the kernel's defines, and with subgroups
+    // every number of pieces per invocation (1–8 of 8 or 4 lanes) that the choice can reach.
+    // (Each tiling is a pipeline to compile; all 24 combinations took minutes on lavapipe.)
+    let tile = |rows, cols, subgroup| MatmulTiling {
+        rows,
+        cols,
+        subgroup,
+    };
+    let mut tilings = vec![
+        tile(4, 4, None),
+        tile(8, 8, None),
+        tile(16, 16, None),
+        tile(32, 8, None),
+    ];
+    if let Some(s) = gpu.fixed_subgroup_size {
+        tilings.extend([
+            tile(8, 4, Some(s)),
+            tile(16, 8, Some(s)),
+            tile(32, 16, Some(s)),
+        ]);
+    }
+    // (m, n, k, batch count); a batch shares B (stride 0) and offsets A and C by a base.
+    let shapes = [
+        (1, 1, 1, 1),
+        (3, 7, 5, 1),
+        (129, 33, 785, 1),
+        (33, 130, 12, 1),
+        (17, 9, 25, 3),
+    ];
+    for &(m, n, k, count) in &shapes {
+        for layout in [MatmulLayout::NN, MatmulLayout::NT, MatmulLayout::TN] {
+            let (base_a, base_c) = if count > 1 { (4, 8) } else { (0, 0) };
+            let a = rng.vec(base_a + count * m * k);
+            let b = rng.vec(k * n);
+            let c0 = rng.vec(base_c + count * m * n);
+            let want: Vec<f64> = (0..count)
+                .flat_map(|i| {
+                    cpu_matmul(
+                        &a[base_a + i * m * k..base_a + (i + 1) * m * k],
+                        &b,
+                        m,
+                        n,
+                        k,
+                        layout,
+                    )
+                })
+                .collect();
+            for &tiling in &tilings {
+                let (av, bv, cv) = (gpu.upload(&a), gpu.upload(&b), gpu.upload(&c0));
+                let mut g = Graph::new(gpu);
+                let batch = MatmulBatch {
+                    count,
+                    base: [base_a, 0, base_c],
+                    stride: [m * k, 0, m * n],
+                };
+                tiled_matmul_into(&mut g, &av, &bv, &cv, [m, n, k], layout, batch, tiling);
+                let plan = g.finish();
+                gpu.submit(&[&plan.plan]);
+                let got = gpu.read_f32(&cv).await.unwrap();
+                let what = format!("matmul {layout:?} m={m} n={n} k={k} ×{count} {tiling:?}");
+                assert_eq!(&got[..base_c], &c0[..base_c], "{what}: before C");
+                assert_close(&what, &got[base_c..], &want, 1e-4, 1e-5);
+            }
+        }
+    }
+}
+
 fn config_for(case: &Value) -> TrainConfig {
     let o = &case["optimizer"];
     let kind = match o["kind"].as_str().unwrap() {
