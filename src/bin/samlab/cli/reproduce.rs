@@ -1276,19 +1276,14 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
             &series,
             true,
         )?;
-        write_outputs(
+        return finish(
             &args.out,
             name,
             &md,
             &svg,
             &serde_json::json!({ "command": command, "rows": by_a }),
-        )?;
-        eprintln!(
-            "samlab reproduce {name}: done in {:.0} s, wrote {}/{name}.md, .svg, .json",
-            started.elapsed().as_secs_f64(),
-            args.out.display()
+            started,
         );
-        return Ok(());
     }
 
     if args.experiment == Experiment::GradualDa {
@@ -1363,20 +1358,14 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
             .iter()
             .map(|(a, s, v)| serde_json::json!({ "arm": a, "stage": s, "runs": v }))
             .collect();
-        write_outputs(
+        return finish(
             &args.out,
             name,
             &md,
             &svg,
             &serde_json::json!({ "command": command, "cells": json }),
-        )?;
-        eprintln!(
-            "samlab reproduce {name}: done in {:.0} s, wrote {}/{name}.md, .svg, .json",
-            started.elapsed().as_secs_f64(),
-            args.out.display()
+            started,
         );
-        print!("{md}");
-        return Ok(());
     }
 
     if args.experiment == Experiment::Ood {
@@ -1418,20 +1407,14 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
             let _ = writeln!(md, "| {row} | {} |", cells.join(" | "));
         }
         let svg = line_plot("samlab reproduce ood (x: clean, rotate 15/30/45°, noise 0.2/0.4, blur 1/1.5, contrast 0.5/0.3)", "test set (index in the table)", "test accuracy (%)", &series, false)?;
-        write_outputs(
+        return finish(
             &args.out,
             name,
             &md,
             &svg,
             &serde_json::json!({ "command": command, "runs": results }),
-        )?;
-        eprintln!(
-            "samlab reproduce {name}: done in {:.0} s, wrote {}/{name}.md, .svg, .json",
-            started.elapsed().as_secs_f64(),
-            args.out.display()
+            started,
         );
-        print!("{md}");
-        return Ok(());
     }
 
     let plan = plan(args.experiment, args.quick);
@@ -1486,6 +1469,25 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
         "samlab reproduce {name}: {runs} runs in {:.0} s, wrote {}/{name}.md, .svg, .json",
         started.elapsed().as_secs_f64(),
         args.out.display()
+    );
+    print!("{md}");
+    Ok(())
+}
+
+/// Writes an experiment's files, says where, and prints its table.
+fn finish(
+    dir: &std::path::Path,
+    name: &str,
+    md: &str,
+    svg: &str,
+    json: &serde_json::Value,
+    started: Instant,
+) -> Result<(), String> {
+    write_outputs(dir, name, md, svg, json)?;
+    eprintln!(
+        "samlab reproduce {name}: done in {:.0} s, wrote {}/{name}.md, .svg, .json",
+        started.elapsed().as_secs_f64(),
+        dir.display()
     );
     print!("{md}");
     Ok(())
