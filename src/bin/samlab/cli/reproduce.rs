@@ -587,17 +587,21 @@ fn pct((mean, sd): (f64, f64)) -> String {
 
 /// The rows and columns of the table, in the order the cells came.
 fn order(results: &[RunResult]) -> (Vec<String>, Vec<String>) {
-    let mut rows: Vec<String> = Vec::new();
-    let mut columns: Vec<String> = Vec::new();
-    for r in results {
-        if !rows.contains(&r.row) {
-            rows.push(r.row.clone());
-        }
-        if !columns.contains(&r.column) {
-            columns.push(r.column.clone());
+    (
+        distinct(results.iter().map(|r| r.row.clone())),
+        distinct(results.iter().map(|r| r.column.clone())),
+    )
+}
+
+/// The values in the order they first come, each once.
+fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    for value in values {
+        if !seen.contains(&value) {
+            seen.push(value);
         }
     }
-    (rows, columns)
+    seen
 }
 
 fn of<'a>(results: &'a [RunResult], row: &str, column: &str) -> Vec<&'a RunResult> {
@@ -864,15 +868,7 @@ fn plot(experiment: Experiment, plan: &Plan, results: &[RunResult]) -> Result<St
                 .map(|(g, _)| g.to_string())
                 .unwrap_or_default()
         };
-        let groups: Vec<String> = rows
-            .iter()
-            .map(|r| group_of(r))
-            .fold(Vec::new(), |mut v, g| {
-                if !v.contains(&g) {
-                    v.push(g);
-                }
-                v
-            });
+        let groups = distinct(rows.iter().map(|r| group_of(r)));
         for group in &groups {
             for column in &columns {
                 let points: Vec<MeanPoint> = rows
@@ -1308,15 +1304,7 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
             }
         }
         md.push_str("Claim: self-training through a sequence of gradually shifted domains (rotating MNIST, 0° → 60°) adapts far better than self-training on the target directly (Kumar, Ma & Liang, ICML 2020); the seed asks whether SAM helps each self-training step. Test accuracy (%) on the 2,000 test digits rotated by 60°; pseudo-label accuracy (%) is how many of the stage's pseudo-labels were right. Per stage (without --quick): 5 epochs on 1,500 new digits, after 2,000 labelled upright ones for the source.\n\n");
-        let stages: Vec<String> = cells
-            .iter()
-            .map(|c| c.1.clone())
-            .fold(Vec::new(), |mut v, s| {
-                if !v.contains(&s) {
-                    v.push(s);
-                }
-                v
-            });
+        let stages = distinct(cells.iter().map(|c| c.1.clone()));
         let _ = writeln!(
             md,
             "| stage | {} |\n|---|{}",
