@@ -46,7 +46,9 @@ const files = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k
 
 window.bench = async ({ rounds, steps, warmup, model, batch }) => {
   await init();
-  const bytes = await Promise.all(files.map(async (f) => new Uint8Array(await (await fetch('./data/mnist/' + f)).arrayBuffer())));
+  // The wasm takes plain IDX bytes: the browser unpacks the gzip files, as the page's worker does.
+  const gunzip = async (f) => new Uint8Array(await new Response((await fetch('./data/mnist/' + f)).body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  const bytes = await Promise.all(files.map(gunzip));
   const data = Dataset.fromIdx('mnist', ...bytes);
   const info = (await navigator.gpu.requestAdapter())?.info ?? {};
   const common = { model, hidden: [256, 256], batchSize: batch, epochs: 1000, seed: 0, optimizer: 'sgd', momentum: 0.9, lr: 0.05 };

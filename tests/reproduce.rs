@@ -212,3 +212,38 @@ fn gradual_da_self_trains_through_every_angle() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `--resume` keeps the runs of a stopped experiment's JSON (here: one cell's partial file made by
+/// dropping the other runs) and runs only the missing ones; a file of another command is refused.
+#[test]
+fn resume_keeps_finished_runs_and_refuses_another_commands_file() {
+    let out = out_dir("resume");
+    let args = ["late-phase", "--quick", "--seeds", "1"];
+    let first = reproduce(&args, &out);
+    assert!(first.status.success(), "{}", describe(&first));
+    let path = out.join("late-phase.json");
+    let mut json = read_json(&path);
+    let all = json["runs"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 4, "4 cells × 1 seed");
+    // A stopped run: only the first cell written, marked partial.
+    json["runs"] = Value::Array(all[..1].to_vec());
+    json["partial"] = Value::Bool(true);
+    std::fs::write(&path, json.to_string()).unwrap();
+
+    let resumed = reproduce(&[&args[..], &["--resume"]].concat(), &out);
+    assert!(resumed.status.success(), "{}", describe(&resumed));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(stderr.matches("(kept from late-phase.json)").count(), 1, "{stderr}");
+    let runs = read_json(&path)["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[0], all[0], "the kept run is the file's, unchanged");
+    assert!(read_json(&path).get("partial").is_none(), "finished");
+
+    let other = reproduce(&["late-phase", "--quick", "--seeds", "2", "--resume"], &out);
+    assert!(!other.status.success());
+    let message = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        message.contains("holds the runs of `samlab reproduce late-phase --seeds 1 --quick`"),
+        "{message}"
+    );
+}

@@ -244,3 +244,52 @@ fn evaluating_shifted_test_images() {
         );
     });
 }
+
+#[test]
+fn a_runs_own_test_shift_applies_to_every_evaluation_until_cleared() {
+    let gpu = common::gpu();
+    let data = Dataset::new("blobs", images(400), images(100), 10, [1, SIDE, SIDE]);
+    let config = TrainConfig {
+        hidden: vec![32],
+        epochs: 2,
+        batch_size: 50,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&gpu, config, &data, None).unwrap();
+    while trainer.step < trainer.total_steps() {
+        trainer.step();
+    }
+    let test = images(100);
+    let mut direct = GpuSplit::upload(&gpu, &test, &test.labels).unwrap();
+    let expected_pixels = shifted(&mut direct, Some(Shift::Rotate(90.0)));
+    common::block_on(async {
+        let plain = trainer.evaluate().await.unwrap();
+        let rotated = trainer.evaluate_shifted(Shift::Rotate(90.0)).await.unwrap();
+        let blurred = trainer.evaluate_shifted(Shift::Blur(1.5)).await.unwrap();
+
+        trainer.set_test_shift(Some(Shift::Rotate(90.0))).unwrap();
+        let own = trainer.evaluate().await.unwrap();
+        assert_eq!((own.loss, own.accuracy), (rotated.loss, rotated.accuracy));
+        // The images a page shows are the rotated ones.
+        let (view, bytes) = trainer.test_pixels();
+        let pixels = samlab::data::read_pixel_bytes(&gpu, &view, bytes)
+            .await
+            .unwrap();
+        assert_eq!(pixels, expected_pixels);
+        // Another shift for one evaluation puts the run's own back, not the originals.
+        let other = trainer.evaluate_shifted(Shift::Blur(1.5)).await.unwrap();
+        assert_eq!(
+            (other.loss, other.accuracy),
+            (blurred.loss, blurred.accuracy)
+        );
+        let still = trainer.evaluate().await.unwrap();
+        assert_eq!(
+            (still.loss, still.accuracy),
+            (rotated.loss, rotated.accuracy)
+        );
+
+        trainer.set_test_shift(None).unwrap();
+        let back = trainer.evaluate().await.unwrap();
+        assert_eq!((back.loss, back.accuracy), (plain.loss, plain.accuracy));
+    });
+}

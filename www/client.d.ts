@@ -57,6 +57,12 @@ export interface RunOptions {
   config?: TrainerConfig;
   /** Steps between evaluations of the test split (0: half an epoch). */
   evalEvery?: number;
+  /** A stratified sample of this many training images per class, drawn with the seed (MNIST,
+   *  Fashion-MNIST, own IDX files; default: all). */
+  trainPerClass?: number;
+  /** Evaluate on shifted test images: 'rotate:DEGREES', 'noise:SIGMA', 'blur:SIGMA',
+   *  'contrast:C', or 'none' (default). */
+  testShift?: string;
   /** Where worker.js is (default: beside client.js). */
   workerUrl?: string | URL;
 }

@@ -141,6 +141,7 @@ export class Comparison {
       const preset = PRESETS.find((p) => p.id === presets.value);
       $('compare-preset-note').textContent = preset?.about ?? '';
       if (preset) this.host.applyLink(preset.hash);
+      if (preset?.measureScale) $('measureScale').value = preset.measureScale;
     });
   }
 
@@ -216,14 +217,14 @@ export class Comparison {
       this.render();
       return;
     }
-    const { config } = toTrainerConfig(this.settingsOf(row));
-    const key = JSON.stringify(config);
+    const { config, options } = toTrainerConfig(this.settingsOf(row));
+    const key = JSON.stringify([config, options]);
     row.key = key;
     row.state = 'loading';
     this.render();
     let run;
     try {
-      run = await Run.create({ dataset: data, config, evalEvery: this.host.evalEvery() });
+      run = await Run.create({ dataset: data, config, ...options, evalEvery: this.host.evalEvery() });
     } catch (err) {
       if (row.key !== key || !this.rows.includes(row)) return;
       row.state = 'failed';

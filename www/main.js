@@ -243,13 +243,13 @@ function datasetFor(s) {
 function createTrainer() {
   clearRun();
   const s = readSettings();
-  const { config } = toTrainerConfig(s);
+  const { config, options } = toTrainerConfig(s);
   page.trainerKey = trainerKey(s);
   page.applied = { lr: config.lr, rho: config.rho ?? null };
   for (const key of [...KEYS, 'cifarFile', 'idxFile']) if (!LIVE_KEYS.includes(key)) delete page.workerErrors[key];
   page.dataInfo = null;
   page.dataProgress = null;
-  send({ type: 'create', dataset: datasetFor(s), config, options: { evalEvery: page.evalEvery } });
+  send({ type: 'create', dataset: datasetFor(s), config, options: { ...options, evalEvery: page.evalEvery } });
   setState('loading', { detail: 'Loading' });
   page.compare?.rebuildAll();
 }
@@ -799,7 +799,7 @@ function render() {
     // Settings not in use (hyperparameters of the other SAM modes, …) are hidden and never sent.
     $(key).disabled = !isActive(settings, key) || (!live && !STRUCTURAL_STATES.has(s));
   }
-  for (const key of SAM_RUN_KEYS) $(key).closest('.field').hidden = !isActive(settings, key);
+  for (const key of [...SAM_RUN_KEYS, 'trainPerClass']) $(key).closest('.field').hidden = !isActive(settings, key);
   renderData(settings);
   renderSamMode(settings);
   renderRunNotes(settings);

@@ -232,7 +232,22 @@ export class ProbePanel {
     const request = { ...MEASURE_REQUEST, rho: s.sam !== 'none' && String(s.rho ?? '').trim() !== '' && Number.isFinite(rho) && rho > 0 ? rho : FALLBACK_RHO };
     const eta = Number(String(s.eta ?? '').trim());
     if (s.sam === 'asam' && String(s.eta ?? '').trim() !== '' && Number.isFinite(eta) && eta >= 0) request.eta = eta;
+    // A rescaled measurement is ASAM's scale-invariance test: it needs the adaptive sharpness too
+    // (η = 0 unless the run's ASAM has one), beside SAM's.
+    const scale = this.measureScale();
+    if (scale !== null && scale !== 1) {
+      request.scale = scale;
+      if (request.eta === undefined) request.eta = 0;
+    }
     return request;
+  }
+
+  /** The "at layer 1 ×" field: a number > 0 (empty: 1), or null when it is not one. */
+  measureScale() {
+    const text = String($('measureScale').value ?? '').trim();
+    if (text === '') return 1;
+    const a = Number(text);
+    return Number.isFinite(a) && a > 0 ? a : null;
   }
 
   /** About how long `count` forward passes of LANDSCAPE_ROWS images take (null: unknown): from
@@ -254,6 +269,10 @@ export class ProbePanel {
 
   measure() {
     if (!this.canMeasure()) return;
+    if (this.measureScale() === null) {
+      this.setError('sharpness', 'The layer-1 factor must be a number greater than 0 (e.g. 4; empty: 1, the weights as they are).');
+      return;
+    }
     this.pending.sharpness = true;
     this.setError('sharpness', '');
     this.startBusy('sharpness', 0, null);
@@ -476,6 +495,9 @@ export class ProbePanel {
     }
     const lines = [];
     lines.push(`Step ${m.step}, on ${m.rows} test images: loss ${fmt(m.loss)}, accuracy ${(m.accuracy * 100).toFixed(2)}%.`);
+    if (m.request?.scale !== undefined && m.request.scale !== 1) {
+      lines.push(`Measured with layer 1 × ${fmt(m.request.scale)} and layer 2 × 1/${fmt(m.request.scale)}: the same function (the loss and accuracy above do not change), other weights.`);
+    }
     const e = m.eigenvalues[0];
     if (e && Number.isFinite(e.value)) {
       const how = e.converged

@@ -3,14 +3,17 @@
 //
 // page → worker (every command may carry an `id`; the worker answers {type:'done', id, command, ok}
 // once the command has been handled, which is what the page's watchdog waits for)
-//   {type:'create', dataset, config:{…Trainer config…}, options?:{evalEvery}}
+//   {type:'create', dataset, config:{…Trainer config…}, options?:{evalEvery, trainPerClass?, testShift?}}
 //                                     load the data and build a fresh Trainer. dataset: 'mnist' or
 //                                     'fashion-mnist' (data.js: fetched from data/ or Cache Storage,
 //                                     checked against data/<name>/manifest.json, kept per name), or
 //                                     {kind:'cifar10', files:[{name, bytes}], perClass?, seed?} with
 //                                     bytes a File/Blob or an ArrayBuffer/Uint8Array (transfer it);
 //                                     the parsed subset of the last files (as Files) is kept; or
-//                                     {kind:'idx', files:[{name, bytes}]}: your own four IDX files
+//                                     {kind:'idx', files:[{name, bytes}]}: your own four IDX files.
+//                                     options.trainPerClass: a stratified sample of the training
+//                                     split (not CIFAR-10: its perClass); options.testShift: every
+//                                     evaluation sees shifted test images ('rotate:30', …)
 //   {type:'start'}                    train until the end or a pause (also resumes); ignored while running
 //   {type:'pause'}                    stop after the current chunk; answered once the loop has stopped
 //   {type:'step', n}                  train n steps (while not running), then stay paused
@@ -419,6 +422,21 @@ async function cifarDataset({ files, perClass, seed }) {
   return result;
 }
 
+/** `data` with a stratified sample of `perClass` training images per class drawn with `seed`
+ *  (the test split whole), freeing `data`; `data` itself when perClass is not given. */
+function trainSubset(data, perClass, seed) {
+  if (perClass === undefined || perClass === null) return data;
+  try {
+    return data.withTrainSubset(perClass, seed ?? 0);
+  } catch (err) {
+    const error = classify(err);
+    if (error.fatal) throw err;
+    throw new UserError(error.message, { field: 'trainPerClass' });
+  } finally {
+    data.free();
+  }
+}
+
 async function create({ dataset = 'mnist', config = {}, options = {} }) {
   await stopLoop();
   await exclusive(async () => {
@@ -440,7 +458,9 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     const name = cifar ? 'cifar10' : own ? 'idx' : dataset;
     setState('loading', { detail: 'Loading the data' });
     const loader = cifar ? cifarDataset : own ? userIdxDataset : idxDataset;
-    const { data, summary } = await loader(cifar || own ? (dataset?.kind ? dataset : {}) : name);
+    const loaded = await loader(cifar || own ? (dataset?.kind ? dataset : {}) : name);
+    const { summary } = loaded;
+    const data = cifar ? loaded.data : trainSubset(loaded.data, options.trainPerClass, config?.seed);
     setState('loading', { detail: 'Building the model' });
     const counts = { trainCount: num(data.trainCount), testCount: num(data.testCount) };
     post({ type: 'data', dataset: name, label: DATASET_LABELS[name], ...counts, shape: Array.from(data.shape, num), ...summary });
@@ -465,6 +485,19 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     // The browser compiles the GPU pipelines in the background after create() returns, and the
     // first submission waits for all of them (about 2 s on SwiftShader). Evaluating now pays that
     // before 'ready', so Start answers at once, and gives the test curve its step-0 point.
+    if (options.testShift !== undefined && options.testShift !== null) {
+      try {
+        trainer.setTestShift(String(options.testShift));
+      } catch (err) {
+        const error = classify(err);
+        if (error.fatal) throw err;
+        trainer.free();
+        trainer = null;
+        throw new UserError(error.message, { field: 'testShift' });
+      }
+      // The inspection panel shows the images the evaluations see.
+      testImages.pixels = await trainer.testImages();
+    }
     setState('loading', { detail: 'Compiling the GPU kernels' });
     await evaluateNow();
     const s = snapshot();

@@ -17,7 +17,12 @@ function config(common, name) {
 
 window.benchSamlab = async ({ model, batch, modes, rounds, steps, warmup }) => {
   await init();
-  const bytes = await Promise.all(files.map(async (f) => new Uint8Array(await (await fetch('/dist/data/mnist/' + f)).arrayBuffer())));
+  // The wasm takes plain IDX bytes: the browser unpacks the gzip files, as the page's worker does.
+  const gunzip = async (f) => {
+    const response = await fetch('/dist/data/mnist/' + f);
+    return new Uint8Array(await new Response(response.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  };
+  const bytes = await Promise.all(files.map(gunzip));
   const data = Dataset.fromIdx('mnist', ...bytes);
   const common = { model, hidden: [256, 256], batchSize: batch, epochs: 1000, seed: 0, optimizer: 'sgd', momentum: 0.9, lr: 0.05 };
   const cases = [];

@@ -7,7 +7,7 @@ pub mod idx;
 mod shift;
 
 pub use gpu_split::{Batch, GpuSplit, Normalisation};
-pub use shift::Shift;
+pub use shift::{read_pixel_bytes, Shift};
 
 use crate::rng::Rng;
 

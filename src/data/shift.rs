@@ -4,7 +4,7 @@
 //! the shifted images without being rebuilt. `GpuSplit::shift(None)` puts the originals back.
 
 use super::GpuSplit;
-use crate::gpu::{grid_1d, GpuError, Kernel, Plan};
+use crate::gpu::{grid_1d, BufView, Gpu, GpuError, Kernel, Plan};
 
 /// One shift of every image of a split (pixel values v in [0, 1]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,7 +31,7 @@ impl Shift {
             format!("unknown shift {text:?}: use rotate:DEGREES, noise:SIGMA, blur:SIGMA or contrast:C (e.g. rotate:30)")
         };
         let (kind, value) = text.split_once(':').ok_or_else(bad)?;
-        let value: f64 = value.trim().parse().map_err(|_| bad())?;
+        let value = crate::host_math::parse_f64(value.trim()).ok_or_else(bad)?;
         let shift = match kind.trim() {
             "rotate" => Shift::Rotate(value),
             "noise" => Shift::Noise {
@@ -83,7 +83,11 @@ impl Shift {
     fn params(&self) -> ([u32; 2], [f32; 2], u32) {
         match *self {
             Shift::Rotate(degrees) => {
-                let (sin, cos) = degrees.to_radians().sin_cos();
+                let radians = degrees.to_radians();
+                let (sin, cos) = (
+                    crate::host_math::sin(radians),
+                    crate::host_math::cos(radians),
+                );
                 ([0, 0], [cos as f32, sin as f32], 0)
             }
             Shift::Noise { sigma, seed } => ([1, seed], [sigma as f32, 0.0], 0),
@@ -97,13 +101,29 @@ impl Shift {
     }
 }
 
+/// The first `bytes` bytes of a split's pixel buffer (`GpuSplit::pixels`), read back.
+pub async fn read_pixel_bytes(
+    gpu: &Gpu,
+    view: &BufView,
+    bytes: usize,
+) -> Result<Vec<u8>, GpuError> {
+    let words = gpu.read_words(view).await?;
+    let mut pixels: Vec<u8> = bytemuck::cast_slice(&words).to_vec();
+    pixels.truncate(bytes);
+    Ok(pixels)
+}
+
 impl GpuSplit {
     /// The split's images as they are now on the GPU (shifted or not), one byte per pixel.
     pub async fn read_pixels(&self) -> Result<Vec<u8>, GpuError> {
-        let words = self.gpu.read_words(&self.pixels).await?;
-        let mut bytes: Vec<u8> = bytemuck::cast_slice(&words).to_vec();
-        bytes.truncate(self.count * self.features);
-        Ok(bytes)
+        let (view, bytes) = self.pixels();
+        read_pixel_bytes(&self.gpu, &view, bytes).await
+    }
+
+    /// Where the pixels lie as the plans read them (shifted or not) and how many bytes they are,
+    /// for a reader that must not hold the split across the wait (`read_pixel_bytes`).
+    pub fn pixels(&self) -> (BufView, usize) {
+        (self.pixels.clone(), self.count * self.features)
     }
 
     /// Replaces the split's images by `shift` of the originals (kept on the GPU at the first

@@ -10,43 +10,6 @@ pub enum Schedule {
     Cosine { warmup_steps: u64 },
 }
 
-/// `text` as an f64 (Rust's `str::parse` syntax). Natively `str::parse`; on wasm32 the same
-/// syntax check and then the browser's `parseFloat`, because core's correctly rounded parser
-/// carries a 10 KB table of powers of five that would cost the page 10 KB of gzip'd download
-/// (docs/benchmarks.md, "In the browser"). Both round correctly, so the values agree.
-fn parse_f64(text: &str) -> Option<f64> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        text.parse().ok()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let (negative, unsigned) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text.strip_prefix('+').unwrap_or(text)),
-        };
-        let special = match unsigned.to_ascii_lowercase().as_str() {
-            "inf" | "infinity" => Some(f64::INFINITY),
-            "nan" => Some(f64::NAN),
-            _ => None,
-        };
-        if let Some(value) = special {
-            return Some(if negative { -value } else { value });
-        }
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
-            Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
-            None => (unsigned, None),
-        };
-        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let valid = digits(whole)
-            && digits(fraction)
-            && !(whole.is_empty() && fraction.is_empty())
-            && exponent.is_none_or(|e| !e.is_empty() && digits(e));
-        valid.then(|| js_sys::parse_float(text))
-    }
-}
-
 impl Schedule {
     /// Parses the CLI form: `constant`, `step:EPOCHS:GAMMA`, `cosine` or `cosine:WARMUP_STEPS`.
     pub fn parse(text: &str) -> Result<Schedule, String> {
@@ -58,7 +21,7 @@ impl Schedule {
             ["constant"] => Schedule::Constant,
             ["step", epochs, gamma] => Schedule::Step {
                 step_epochs: epochs.parse().map_err(|_| bad())?,
-                gamma: parse_f64(gamma).ok_or_else(bad)?,
+                gamma: crate::host_math::parse_f64(gamma).ok_or_else(bad)?,
             },
             ["cosine"] => Schedule::Cosine { warmup_steps: 0 },
             ["cosine", warmup] => Schedule::Cosine {

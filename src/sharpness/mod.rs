@@ -18,6 +18,7 @@
 //! relative, which at the spec's c = 1e-3 is 2e-3 for 670 parameters and O(1) for 270,000; the
 //! smooth truncation error O(h²) stays below it (docs/sharpness.md has the measured errors).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::autograd::{BuiltPlan, Graph, Pieces};
@@ -245,6 +246,23 @@ impl Probe {
         let norm = self.norm(&self.weights.clone()).await?;
         self.step = (DEFAULT_STEP * norm / (self.parameters.max(1) as f64).sqrt()).max(1e-6);
         Ok(self.step)
+    }
+
+    /// Multiplies ranges of the probe's copy of the weights by factors (`layer_rescaling`); the
+    /// trainer's weights are untouched.
+    pub async fn rescale(&mut self, factors: &[(Range<usize>, f32)]) -> Result<(), GpuError> {
+        let mut weights = self.gpu.read_f32(&self.weights).await?;
+        for (range, factor) in factors {
+            for w in &mut weights[range.clone()] {
+                *w *= factor;
+            }
+        }
+        self.gpu.queue.write_buffer(
+            &self.weights.buffer,
+            self.weights.offset,
+            bytemuck::cast_slice(&weights),
+        );
+        Ok(())
     }
 
     /// Loss and accuracy at w.
@@ -655,6 +673,29 @@ impl Probe {
     }
 }
 
+/// The reparametrisation of ASAM's scale-invariance test (Kwon et al. 2021, §3): an MLP's first
+/// layer (weight and bias) times `a`, the next layer's weight times 1/a, as ranges of the flat
+/// weights and their factors. ReLU is positively homogeneous, so for a > 0 the network computes
+/// the same function; SAM's ρ-ball sharpness changes with a, ASAM's adaptive one (η = 0) does not.
+pub fn layer_rescaling(model: &Model, a: f64) -> Result<Vec<(Range<usize>, f32)>, String> {
+    if !(a.is_finite() && a > 0.0) {
+        return Err(format!("scale must be a finite number > 0, got {a}"));
+    }
+    let specs = &model.layout.specs;
+    if model.kind != crate::nn::ModelKind::Mlp || specs.len() < 4 {
+        return Err(format!(
+            "rescaling layers needs an MLP with a hidden layer (ReLU keeps its function), not {}",
+            model.summary
+        ));
+    }
+    let range = |i: usize| specs[i].offset..specs[i].offset + specs[i].len();
+    Ok(vec![
+        (range(0), a as f32),
+        (range(1), a as f32),
+        (range(2), (1.0 / a) as f32),
+    ])
+}
+
 /// What `measure` computes (each part optional); the JS API and the CLI fill it.
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -675,6 +716,9 @@ pub struct SharpnessRequest {
     pub seed: u32,
     /// The HVP's finite-difference step; None: 1e-3·‖w‖/√P.
     pub step: Option<f64>,
+    /// Measure the same function reparametrised (`layer_rescaling`): the first layer times
+    /// `scale`, the next times 1/scale (1: the weights as they are). The caller applies it.
+    pub scale: f64,
 }
 
 impl Default for SharpnessRequest {
@@ -690,6 +734,7 @@ impl Default for SharpnessRequest {
             eta: None,
             seed: 0,
             step: None,
+            scale: 1.0,
         }
     }
 }
@@ -707,6 +752,7 @@ impl SharpnessRequest {
         "eta",
         "seed",
         "step",
+        "scale",
     ];
 
     pub fn validate(&self) -> Result<(), String> {
@@ -753,6 +799,12 @@ impl SharpnessRequest {
             if !(step.is_finite() && step > 0.0) {
                 return Err(format!("step must be a finite number > 0, got {step}"));
             }
+        }
+        if !(self.scale.is_finite() && self.scale > 0.0) {
+            return Err(format!(
+                "scale must be a finite number > 0, got {}",
+                self.scale
+            ));
         }
         Ok(())
     }

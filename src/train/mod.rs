@@ -286,6 +286,8 @@ pub struct Trainer {
     /// `PredictionSink`), and the step whose weights it holds (None: none since the last load).
     predictions: BufView,
     predictions_step: Option<u64>,
+    /// The shift every evaluation applies to the test images (`set_test_shift`; None: as loaded).
+    test_shift: Option<Shift>,
     /// The test labels (the GPU has them too), to return with the predictions.
     test_labels: Vec<u8>,
     /// The data set's per-channel normalisation (for the sharpness probe's batch).
@@ -486,6 +488,7 @@ impl Trainer {
             eval_rows,
             predictions,
             predictions_step: None,
+            test_shift: None,
             test_labels: dataset.test.labels.clone(),
             norm,
             _eval_graphs: eval_graphs,
@@ -665,8 +668,8 @@ impl Trainer {
     }
 
     /// Loss and accuracy on the test split with `shift` applied to every image (computed on the
-    /// GPU from the originals, which are back in place afterwards): out-of-distribution tests in
-    /// the style of MNIST-C.
+    /// GPU from the originals, which are back in place afterwards, with the run's own test shift
+    /// if it has one): out-of-distribution tests in the style of MNIST-C.
     pub async fn evaluate_shifted(&mut self, shift: Shift) -> Result<EvalMetrics, TrainError> {
         let shape = self.norm.shape;
         self.test_split
@@ -676,9 +679,32 @@ impl Trainer {
         // That pass's predictions are of the shifted images, not the test split's.
         self.predictions_step = None;
         self.test_split
-            .shift(None, shape)
+            .shift(self.test_shift, shape)
             .map_err(TrainError::Config)?;
         result
+    }
+
+    /// From now on every evaluation, prediction and sharpness probe sees the test images with
+    /// `shift` applied (None: the images as loaded): a run whose test set is out of distribution,
+    /// as the page's "test images" setting chooses. Training data is never shifted.
+    pub fn set_test_shift(&mut self, shift: Option<Shift>) -> Result<(), TrainError> {
+        self.test_split
+            .shift(shift, self.norm.shape)
+            .map_err(TrainError::Config)?;
+        self.test_shift = shift;
+        self.predictions_step = None;
+        Ok(())
+    }
+
+    pub fn test_shift(&self) -> Option<Shift> {
+        self.test_shift
+    }
+
+    /// Where the test images lie as evaluations see them (shifted when the run has a test shift)
+    /// and their byte count (`count × features`, file order): read with
+    /// `data::read_pixel_bytes`.
+    pub fn test_pixels(&self) -> (BufView, usize) {
+        self.test_split.pixels()
     }
 
     /// Runs `plan` once per evaluation batch of the test split, accumulating from zero (an

@@ -148,6 +148,16 @@ impl Dataset {
         })
     }
 
+    /// A new data set with a stratified sample of `perClass` training images of each class, drawn
+    /// with `seed` (the same PCG32 draw as CIFAR-10's subsets); the test split stays whole.
+    #[wasm_bindgen(js_name = withTrainSubset)]
+    pub fn with_train_subset(&self, per_class: u32, seed: u32) -> Result<Dataset, JsError> {
+        let mut inner = self.inner.clone();
+        inner.train = data::cifar::stratified_subset(&inner.train, per_class as usize, seed as u64)
+            .map_err(|e| JsError::new(&format!("training split: {e}")))?;
+        Ok(Dataset { inner })
+    }
+
     /// One sample's shape, `[channels, height, width]`.
     #[wasm_bindgen(getter)]
     pub fn shape(&self) -> Vec<u32> {
@@ -386,18 +396,31 @@ impl Trainer {
     /// `await trainer.sharpness(request)`: λ_max (power iteration), tr(H) (Hutchinson) and
     /// worst-case ρ-sharpness at the current weights, over the first `rows` test images with
     /// BatchNorm frozen (see `crate::sharpness::SharpnessRequest` for the keys and defaults). The
-    /// weights are copied when called, so steps submitted meanwhile do not change the answer.
+    /// weights are copied when called, so steps submitted meanwhile do not change the answer;
+    /// `scale` ≠ 1 rescales that copy (an MLP's layer 1 ×scale, layer 2 ×1/scale: the same
+    /// function, for ASAM's scale-invariance test).
     pub fn sharpness(&self, request: JsValue) -> js_sys::Promise {
         let parsed =
             parse_request::<SharpnessRequest>(&request, SharpnessRequest::KEYS, "sharpness")
                 .and_then(|r| r.validate().map(|_| r).map_err(js_error));
-        let probe = parsed
-            .as_ref()
-            .ok()
-            .map(|r| self.inner.borrow().probe(r.rows));
+        let prepared = parsed.as_ref().ok().map(|r| {
+            let trainer = self.inner.borrow();
+            let factors = if r.scale == 1.0 {
+                Ok(Vec::new())
+            } else {
+                sharpness::layer_rescaling(&trainer.model, r.scale)
+            };
+            (trainer.probe(r.rows), factors)
+        });
         wasm_bindgen_futures::future_to_promise(async move {
             let request = parsed.map_err(JsValue::from)?;
-            let mut probe = probe.expect("built when the request parsed"); // ok: set just above
+            // ok: built just above whenever the request parsed
+            let (mut probe, factors) = prepared.expect("built when the request parsed");
+            let factors = factors.map_err(|e| JsValue::from(JsError::new(&e)))?;
+            probe
+                .rescale(&factors)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
             let report = sharpness::measure(&mut probe, &request)
                 .await
                 .map_err(|e| JsValue::from(js_error(e)))?;
@@ -449,6 +472,39 @@ impl Trainer {
     #[wasm_bindgen(js_name = setRho)]
     pub fn set_rho(&self, rho: f64) -> Result<(), JsError> {
         self.inner.borrow_mut().set_rho(rho).map_err(js_error)
+    }
+
+    /// Evaluate on shifted test images from now on (MNIST-C style, computed on the GPU from the
+    /// originals): `"rotate:DEGREES"`, `"noise:SIGMA"`, `"blur:SIGMA"`, `"contrast:C"`, or
+    /// `"none"`/null for the images as loaded. Training images are never shifted.
+    #[wasm_bindgen(js_name = setTestShift)]
+    pub fn set_test_shift(&self, shift: Option<String>) -> Result<(), JsError> {
+        let shift = match shift.as_deref().map(str::trim) {
+            None | Some("none") | Some("") => None,
+            Some(text) => Some(
+                data::Shift::parse(text).map_err(|e| JsError::new(&format!("testShift: {e}")))?,
+            ),
+        };
+        self.inner
+            .borrow_mut()
+            .set_test_shift(shift)
+            .map_err(|e| JsError::new(&format!("testShift: {e}")))
+    }
+
+    /// `await trainer.testImages()`: the test images as evaluations see them (shifted when
+    /// `setTestShift` chose a shift), `testCount` × channels × height × width bytes in file order.
+    #[wasm_bindgen(js_name = testImages)]
+    pub fn test_images(&self) -> js_sys::Promise {
+        let (gpu, (view, bytes)) = {
+            let trainer = self.inner.borrow();
+            (trainer.gpu().clone(), trainer.test_pixels())
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let pixels = data::read_pixel_bytes(&gpu, &view, bytes)
+                .await
+                .map_err(|e| JsValue::from(js_error(e)))?;
+            Ok(js_sys::Uint8Array::from(pixels.as_slice()).into())
+        })
     }
 
     /// `await trainer.saveWeights()`: the weights (and BatchNorm's running statistics) as

@@ -54,6 +54,10 @@ pub struct SharpnessArgs {
     /// Finite-difference step of the Hessian-vector products (default 1e-3·‖w‖/√P).
     #[arg(long)]
     step: Option<f64>,
+    /// Measure the same function reparametrised: an MLP's first layer (weight and bias) times
+    /// this, the next layer's weight divided by it (ASAM's scale-invariance test).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
     /// No summary on stderr.
     #[arg(long)]
     quiet: bool,
@@ -112,6 +116,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("rho", "--rho"),
     ("eta", "--eta"),
     ("step", "--step"),
+    ("scale", "--scale"),
     ("points", "--points"),
     ("span", "--span"),
 ];
@@ -147,6 +152,7 @@ fn sharpness_request(args: &SharpnessArgs) -> Result<SharpnessRequest, String> {
         eta: args.eta,
         seed: args.seed,
         step: args.step,
+        scale: args.scale,
     };
     request.validate().map_err(flag_message)?;
     if request.eta.is_some() && request.rho == 0.0 {
@@ -248,6 +254,10 @@ pub async fn sharpness(args: SharpnessArgs) -> Result<(), String> {
     let (trainer, gpu, name) = trainer_with(&args.data, args.seed, &args.weights, &bytes).await?;
     let start = Instant::now();
     let mut probe = trainer.probe(request.rows);
+    if request.scale != 1.0 {
+        let factors = sharpness::layer_rescaling(&trainer.model, request.scale)?;
+        probe.rescale(&factors).await.map_err(|e| e.to_string())?;
+    }
     let report = sharpness::measure(&mut probe, &request)
         .await
         .map_err(|e| e.to_string())?;

@@ -83,6 +83,10 @@ pub struct ReproduceArgs {
     /// Where `mnist` and `fashion-mnist` are looked up (default: $SAMLAB_DATA or ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep the runs already in OUT/NAME.json (a stopped run's partial file, same command) and run
+    /// only the missing ones.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Which data a cell trains on.
@@ -117,7 +121,7 @@ struct Cell {
 }
 
 /// One evaluation of one run.
-#[derive(Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Point {
     step: u64,
     epoch: f64,
@@ -130,7 +134,7 @@ struct Point {
     trace: Option<f64>,
 }
 
-#[derive(Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct RunResult {
     row: String,
     column: String,
@@ -920,34 +924,18 @@ async fn asam_invariance(
         .take_train_metrics()
         .await
         .map_err(|e| e.to_string())?;
-    let weights = trainer.weights().await.map_err(|e| e.to_string())?;
-    let specs = trainer.model.layout.specs.clone();
-    if specs.len() != 4 {
-        return Err(format!(
-            "asam-invariance expects MLP 784-128-10 (4 tensors), found {}",
-            specs.len()
-        ));
-    }
     let mut rows = Vec::new();
     for a in [0.25, 0.5, 1.0, 2.0, 4.0] {
-        let mut scaled = weights.clone();
-        for (i, spec) in specs.iter().enumerate() {
-            let factor = match i {
-                0 | 1 => a,
-                2 => 1.0 / a,
-                _ => 1.0,
-            } as f32;
-            for v in &mut scaled[spec.offset..spec.offset + spec.len()] {
-                *v *= factor;
-            }
-        }
-        trainer.set_weights(&scaled).map_err(|e| e.to_string())?;
+        // The probe measures its own copy of the weights, rescaled; the trainer's stay as trained.
+        let factors = sharpness::layer_rescaling(&trainer.model, a)?;
         let mut probe = trainer.probe(512);
+        probe.rescale(&factors).await.map_err(|e| e.to_string())?;
         let request = SharpnessRequest {
             top: 0,
             rho: 0.05,
             ascent_steps: 5,
             eta: Some(0.0),
+            scale: a,
             ..SharpnessRequest::default()
         };
         let report = sharpness::measure(&mut probe, &request)
@@ -1406,9 +1394,21 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
     }
 
     let plan = plan(args.experiment, args.quick);
+    let mut done = if args.resume {
+        finished_runs(&args.out, name, &command)?
+    } else {
+        Vec::new()
+    };
+    let is_done = |done: &[RunResult], cell: &Cell, seed: u64| {
+        done.iter()
+            .any(|r| r.row == cell.row && r.column == cell.column && r.seed == seed)
+    };
     // Warm-up: every cell's kernels compiled once before any run is timed (the first use of a
     // pipeline compiles it, which would otherwise land in one run's seconds).
     for cell in &plan.cells {
+        if seeds.iter().all(|&seed| is_done(&done, cell, seed)) {
+            continue;
+        }
         let data = cache.get(cell.data)?.clone();
         let mut trainer = Trainer::new(&gpu, cell.config.clone(), &data, None)
             .map_err(|e| format!("{} / {}: {e}", cell.row, cell.column))?;
@@ -1424,11 +1424,18 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
     for (i, cell) in plan.cells.iter().enumerate() {
         let data = cache.get(cell.data)?.clone();
         for &seed in &seeds {
+            let number = i * seeds.len() + seed as usize + 1;
+            let (row, column) = (&cell.row, &cell.column);
+            if let Some(at) = done
+                .iter()
+                .position(|r| r.row == cell.row && r.column == cell.column && r.seed == seed)
+            {
+                eprintln!("samlab reproduce {name}: run {number}/{runs}: {row} / {column} · seed {seed} (kept from {name}.json)");
+                results.push(done.swap_remove(at));
+                continue;
+            }
             eprintln!(
-                "samlab reproduce {name}: run {}/{runs}: {} / {} · seed {seed}",
-                i * seeds.len() + seed as usize + 1,
-                cell.row,
-                cell.column
+                "samlab reproduce {name}: run {number}/{runs}: {row} / {column} · seed {seed}"
             );
             results.push(run(&gpu, &data, cell, seed, plan.curvature).await?);
         }
@@ -1460,6 +1467,40 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
     );
     print!("{md}");
     Ok(())
+}
+
+/// The runs of OUT/NAME.json when it was written by the same command (a partial file of a stopped
+/// run, or a finished one): what `--resume` keeps. No file: nothing to keep.
+fn finished_runs(
+    dir: &std::path::Path,
+    name: &str,
+    command: &str,
+) -> Result<Vec<RunResult>, String> {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        command: String,
+        runs: Vec<RunResult>,
+    }
+    let path = dir.join(format!("{name}.json"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("--resume: cannot read {}: {e}", path.display())),
+    };
+    let saved: Saved = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "--resume: {} is not a samlab reproduce file ({e}); move it away or run without --resume",
+            path.display()
+        )
+    })?;
+    if saved.command != command {
+        return Err(format!(
+            "--resume: {} holds the runs of `{}`, not `{command}`; run that command again with --resume, or move the file away",
+            path.display(),
+            saved.command
+        ));
+    }
+    Ok(saved.runs)
 }
 
 /// Writes an experiment's files, says where, and prints its table.
