@@ -233,7 +233,11 @@ fn resume_keeps_finished_runs_and_refuses_another_commands_file() {
     let resumed = reproduce(&[&args[..], &["--resume"]].concat(), &out);
     assert!(resumed.status.success(), "{}", describe(&resumed));
     let stderr = String::from_utf8_lossy(&resumed.stderr);
-    assert_eq!(stderr.matches("(kept from late-phase.json)").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("(kept from late-phase.json)").count(),
+        1,
+        "{stderr}"
+    );
     let runs = read_json(&path)["runs"].as_array().unwrap().clone();
     assert_eq!(runs.len(), 4);
     assert_eq!(runs[0], all[0], "the kept run is the file's, unchanged");

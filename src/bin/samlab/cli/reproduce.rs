@@ -83,6 +83,11 @@ pub struct ReproduceArgs {
     /// Where `mnist` and `fashion-mnist` are looked up (default: $SAMLAB_DATA or ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The network: `mlp` (784-128-10, what docs/reproductions.md reports unless it names
+    /// another) or a CNN (`lenet`, `tfjs-convnet`) with the same optimizer settings; the files
+    /// are then NAME-MODEL.md/.svg/.json. asam-invariance rescales an MLP's layers: MLP only.
+    #[arg(long, value_enum, default_value = "mlp")]
+    model: ModelArg,
     /// Keep the runs already in OUT/NAME.json (a stopped run's partial file, same command) and run
     /// only the missing ones.
     #[arg(long)]
@@ -1184,20 +1189,36 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
     }
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create --out {}: {e}", args.out.display()))?;
-    let name = args.experiment.name();
+    let model_name = match args.model {
+        ModelArg::Mlp => None,
+        ModelArg::Lenet => Some("lenet"),
+        ModelArg::TfjsConvnet => Some("tfjs-convnet"),
+        ModelArg::Resnet8 => Some("resnet8"),
+    };
+    let experiment = args.experiment.name();
     let command = format!(
-        "samlab reproduce {name} --seeds {}{}",
+        "samlab reproduce {experiment} --seeds {}{}{}",
         args.seeds,
-        if args.quick { " --quick" } else { "" }
+        if args.quick { " --quick" } else { "" },
+        model_name
+            .map(|m| format!(" --model {m}"))
+            .unwrap_or_default()
     );
+    // The files (and the table's heading) name the model when it is not the MLP.
+    let file_name = match model_name {
+        None => experiment.to_string(),
+        Some(m) => format!("{experiment}-{m}"),
+    };
+    let name = file_name.as_str();
     let model_args = ModelArgs {
         dataset: "mnist".into(),
         per_class: None,
         data_dir: args.data_dir.clone(),
-        model: ModelArg::Mlp,
+        model: args.model,
         dropout: 0.0,
         hidden: vec![128],
     };
+    let model = model_args.kind();
     let mut cache = DataCache {
         args: model_args,
         quick: args.quick,
@@ -1216,6 +1237,13 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
         }
     );
 
+    if args.experiment == Experiment::AsamInvariance && model != ModelKind::Mlp {
+        return Err("asam-invariance rescales an MLP's layers (ReLU keeps the function): run it without --model".into());
+    }
+    let with_model = |mut config: TrainConfig| {
+        config.model = model;
+        config
+    };
     if args.experiment == Experiment::AsamInvariance {
         let data = cache.get(Data::Mnist)?.clone();
         let mut by_a: Vec<(f64, Vec<AtScale>)> = Vec::new();
@@ -1272,7 +1300,7 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
 
     if args.experiment == Experiment::GradualDa {
         let data = cache.get(Data::Mnist)?.clone();
-        let config = base(if args.quick { 2 } else { 5 });
+        let config = with_model(base(if args.quick { 2 } else { 5 }));
         let arms = classic_arms(&config)
             .into_iter()
             .take(2)
@@ -1346,7 +1374,7 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
 
     if args.experiment == Experiment::Ood {
         let data = cache.get(Data::Mnist)?.clone();
-        let config = base(if args.quick { 2 } else { 10 });
+        let config = with_model(base(if args.quick { 2 } else { 10 }));
         let arms = classic_arms(&config);
         let mut results = Vec::new();
         for (arm, config) in &arms {
@@ -1393,7 +1421,10 @@ pub async fn reproduce(args: ReproduceArgs) -> Result<(), String> {
         );
     }
 
-    let plan = plan(args.experiment, args.quick);
+    let mut plan = plan(args.experiment, args.quick);
+    for cell in &mut plan.cells {
+        cell.config = with_model(cell.config.clone());
+    }
     let mut done = if args.resume {
         finished_runs(&args.out, name, &command)?
     } else {
