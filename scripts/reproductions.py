@@ -31,11 +31,11 @@ class), both on the native engine (Vulkan on llvmpipe, a 2-core CPU shared with 
 seconds are noisy). These are small models and small data: where a claim comes from ResNets on
 CIFAR, the question here is whether its direction shows at this scale, and we say where it does not.
 
-On the page, "Experiment" under Compare runs has a one-click preset for each of them but gradual
-domain adaptation (the page trains on fixed labels; it does not self-train): it fills A and the
-compared runs with the same comparison at one setting (e.g. 40% label noise; rotated and noisy test
-digits through the "Test images" setting; 500 Fashion-MNIST images for 40 epochs through "Training
-images per class" against 20,000 seen once), and for ASAM's invariance it sets up the run and the
+On the page, "Experiment" under Compare runs has a one-click preset for each of them: it fills A
+and the compared runs with the same comparison at one setting (e.g. 40% label noise; rotated and
+noisy test digits through the "Test images" setting; self-training through 15°, 30°, 45° and 60°
+against four rounds at 60° through "Gradual domains"; 500 Fashion-MNIST images for 40 epochs
+through "Training images per class" against 20,000 seen once), and for ASAM's invariance it sets up the run and the
 sharpness panel's "at layer 1 ×" factor, with which Measure now rescales the probe's copy of the
 weights. The CLI runs the full grids over seeds; a stopped grid goes on with `--resume`.
 """]

@@ -63,6 +63,10 @@ export interface RunOptions {
   /** Evaluate on shifted test images: 'rotate:DEGREES', 'noise:SIGMA', 'blur:SIGMA',
    *  'contrast:C', or 'none' (default). */
   testShift?: string;
+  /** Gradual self-training through domains rotated by these angles (the last one the target, at
+   *  which the test images are rotated): the source on 2,000 labelled images, then 1,500 new
+   *  images per domain labelled by the model so far, `config.epochs` epochs each. */
+  domains?: number[];
   /** Where worker.js is (default: beside client.js). */
   workerUrl?: string | URL;
 }
@@ -145,6 +149,17 @@ export interface ErrorMessage {
   id?: number;
 }
 
+/** Gradual self-training (`domains`) moved on to its `stage`-th domain, rotated by `angle`,
+ *  whose images the model so far labelled (`pseudoLabelAccuracy` of them right). */
+export interface DomainMessage {
+  type: 'domain';
+  stage: number;
+  domains: number;
+  angle: number;
+  pseudoLabelAccuracy: number;
+  step: number;
+}
+
 /** Every message a worker sends (docs/web.md has the whole protocol). */
 export type WorkerMessage =
   | MetricsMessage
@@ -152,6 +167,7 @@ export type WorkerMessage =
   | StateMessage
   | SharpnessMessage
   | ErrorMessage
+  | DomainMessage
   | { type: string; [key: string]: unknown };
 
 /** A failed command or a dead engine: the worker's message, the page field it concerns, a hint. */
@@ -180,6 +196,7 @@ export class Run {
   on(type: 'eval', fn: (msg: EvalMessage) => void): () => void;
   on(type: 'state', fn: (msg: StateMessage) => void): () => void;
   on(type: 'error', fn: (msg: ErrorMessage) => void): () => void;
+  on(type: 'domain', fn: (msg: DomainMessage) => void): () => void;
   on(type: string, fn: (msg: WorkerMessage) => void): () => void;
 
   /** Trains until the end (or pause()); resolves once training has begun. */

@@ -33,16 +33,18 @@ export class Run {
    * worker's CIFAR-10 or own-IDX-files form), `config` the Trainer config (docs/web.md), `evalEvery` how many steps
    * between evaluations of the test split (default: half an epoch), `trainPerClass` a stratified
    * sample of the training split (MNIST, Fashion-MNIST, own IDX files; default all), `testShift`
-   * shifted test images ('rotate:30', 'noise:0.4', 'blur:1.5', 'contrast:0.3'; default none).
+   * shifted test images ('rotate:30', 'noise:0.4', 'blur:1.5', 'contrast:0.3'; default none),
+   * `domains` gradual self-training through rotated domains ([15, 30, 45, 60]; default none).
    * Rejects with a RunError when the config is refused or the engine cannot start; the worker is
    * closed then.
    */
-  static async create({ dataset = 'mnist', config = {}, evalEvery = 0, trainPerClass, testShift, workerUrl = WORKER_URL } = {}) {
+  static async create({ dataset = 'mnist', config = {}, evalEvery = 0, trainPerClass, testShift, domains, workerUrl = WORKER_URL } = {}) {
     const run = new Run(workerUrl);
     try {
       const options = { evalEvery };
       if (trainPerClass !== undefined && trainPerClass !== null) options.trainPerClass = trainPerClass;
       if (testShift !== undefined && testShift !== null) options.testShift = testShift;
+      if (domains !== undefined && domains !== null) options.domains = domains;
       await run.command({ type: 'create', dataset, config, options });
     } catch (err) {
       run.close();

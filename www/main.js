@@ -8,7 +8,7 @@
 
 import {
   DEFAULT_LR, HIDEABLE, KEYS, LIVE_KEYS, MODEL_INFO, SAM_INFO, SAM_PARAM_KEYS, SAM_PARAM_LABELS, SAM_PARAM_PLACEHOLDERS,
-  SAM_RUN_KEYS, comparedFromHash, fromHash, isActive, isHidden, linkHash, linkProblems, parseNumber, passesPerStep, samParams, structureKey,
+  SAM_RUN_KEYS, comparedFromHash, fromHash, isActive, isHidden, linkHash, linkProblems, parseDomains, parseNumber, passesPerStep, samParams, structureKey,
   swaOn, toHash, toTrainerConfig, trackFromHash, validate, viewFromHash, withEmbed, withSamMode, withoutEmbed,
 } from './settings.js';
 import { chartsPng, curvatureRow, fileStem, testRow, toCsv, toJsonExport, trainRow } from './export.js';
@@ -63,6 +63,7 @@ const page = {
   cifar: null, // {files: File[], key}: the CIFAR-10 file(s) the user chose (a link cannot carry them)
   cifarPicks: 0, // counts the user's file choices (CIFAR-10 and IDX), so choosing the same file again builds afresh
   idx: null, // {files: File[], key}: the user's own IDX files (like cifar)
+  domain: null, // gradual self-training: the worker's last 'domain' message
   dataInfo: null, // the worker's last 'data' message: the data set's counts, size, SHA-256s, source
   dataInfoShown: null, // the 'data' message drawn under the data set field
   dataProgress: null, // the worker's last 'progress' message while the data loads
@@ -207,6 +208,7 @@ function startWorker() {
 /** Forget the run: charts, metrics, evaluations. */
 function clearRun() {
   page.info = {};
+  page.domain = null;
   page.latest = null;
   page.lastEval = null;
   page.evals = [];
@@ -335,6 +337,10 @@ function onWorkerMessage(worker, msg) {
     case 'data':
       page.dataInfo = msg;
       renderDataInfo();
+      break;
+    case 'domain':
+      page.domain = msg;
+      render();
       break;
     case 'error':
       if (msg.field === 'load') page.loadingWeights = null; // the file did not fit: forget it
@@ -799,7 +805,7 @@ function render() {
     // Settings not in use (hyperparameters of the other SAM modes, …) are hidden and never sent.
     $(key).disabled = !isActive(settings, key) || (!live && !STRUCTURAL_STATES.has(s));
   }
-  for (const key of [...SAM_RUN_KEYS, 'trainPerClass']) $(key).closest('.field').hidden = !isActive(settings, key);
+  for (const key of [...SAM_RUN_KEYS, 'trainPerClass', 'testShift', 'domains']) $(key).closest('.field').hidden = !isActive(settings, key);
   renderData(settings);
   renderSamMode(settings);
   renderRunNotes(settings);
@@ -1014,7 +1020,10 @@ function renderStatus() {
   if (s === 'loading') text = `${info.detail ?? 'Loading'}…`;
   if (s === 'running' && page.pausing) text = 'Pausing…';
   $('status-state').textContent = text;
-  const epochs = parseNumber($('epochs').value);
+  const settings = readSettings();
+  // Gradual self-training runs the epochs once for the source and once per domain.
+  const domains = isActive(settings, 'domains') ? parseDomains(settings.domains) : null;
+  const epochs = parseNumber($('epochs').value) * (domains ? domains.length + 1 : 1);
   const step = info.step ?? 0;
   $('status-progress').textContent = info.totalSteps
     ? `epoch ${(info.epoch ?? 0).toFixed(2)} / ${Number.isFinite(epochs) ? epochs : '?'} · step ${step} / ${info.totalSteps}`
@@ -1023,6 +1032,10 @@ function renderStatus() {
   $('status-speed').textContent = m && m.samplesPerSecond
     ? `${Math.round(m.samplesPerSecond).toLocaleString('en')} samples/s (${m.msPerStep.toFixed(1)} ms/step)`
     : '';
+  const d = page.domain;
+  $('status-domain').textContent = d
+    ? `self-training on domain ${d.stage} of ${d.domains} (${d.angle}°): ${(d.pseudoLabelAccuracy * 100).toFixed(1)}% of its pseudo-labels right`
+    : domains ? `source domain (0°); tested at ${domains[domains.length - 1]}°` : '';
   const e = page.lastEval;
   const swa = e?.swa ? ` · SWA ${(e.swa.accuracy * 100).toFixed(2)}%` : '';
   $('status-test').textContent = e ? `test accuracy ${(e.accuracy * 100).toFixed(2)}%${swa} (step ${e.step})` : '';

@@ -235,6 +235,10 @@ export const DEFAULTS = Object.freeze({
   // Test images shifted on the GPU (MNIST-C style: rotate:30, noise:0.4, blur:1.5, contrast:0.3;
   // empty: as loaded), for out-of-distribution tests. Training images are never shifted.
   testShift: '',
+  // Gradual self-training through rotated domains (e.g. 15,30,45,60; empty: off): the source on
+  // 2,000 labelled upright images, then per angle 1,500 new images pseudo-labelled by the model,
+  // each for `epochs` epochs; tested at the last angle.
+  domains: '',
   swaStart: '',
 });
 
@@ -245,7 +249,7 @@ export const KEYS = Object.keys(DEFAULTS);
 /** Settings of every SAM mode but "none" (rhoWarmup only with the warm-up schedule). */
 export const SAM_RUN_KEYS = ['rhoSchedule', 'rhoWarmup', 'samStart'];
 /** Settings that may stay empty, which turns them off (or leaves them to the trainer). */
-export const OPTIONAL_KEYS = ['rhoSchedule', 'samStart', 'swaStart', 'trainPerClass', 'testShift'];
+export const OPTIONAL_KEYS = ['rhoSchedule', 'samStart', 'swaStart', 'trainPerClass', 'testShift', 'domains'];
 
 /** Settings the worker can change on a live trainer (everything else needs a new one). */
 export const LIVE_KEYS = ['lr', 'rho'];
@@ -432,9 +436,22 @@ export function validate(s) {
   if (isActive(s, 'trainPerClass') && !isEmpty(s.trainPerClass) && parseWholeNumber(s.trainPerClass, 1, IDX_MAX_PER_CLASS) === null) {
     errors.trainPerClass = 'Training images per class must be a whole number from 1 (e.g. 50: 500 images), or empty for all of them.';
   }
-  const shiftError = testShiftError(s.testShift);
+  const shiftError = isActive(s, 'testShift') ? testShiftError(s.testShift) : null;
   if (shiftError) errors.testShift = shiftError;
+  if (isActive(s, 'domains') && !isEmpty(s.domains) && parseDomains(s.domains) === null) {
+    errors.domains = `Domains are 1 to ${MAX_DOMAINS} rotation angles in degrees, separated by commas (e.g. 15,30,45,60: the last is the target), or empty for none.`;
+  }
   return errors;
+}
+
+const MAX_DOMAINS = 8;
+
+/** "15, 30,45" → [15, 30, 45]; null when any part is not a finite number or there are too many. */
+export function parseDomains(text) {
+  const parts = String(text ?? '').split(',').map((p) => p.trim());
+  if (parts.length > MAX_DOMAINS) return null;
+  const angles = parts.map(parseNumber);
+  return angles.every(Number.isFinite) ? angles : null;
 }
 
 /** The largest per-class count any IDX data set here could hold (MNIST's biggest class: 6,742). */
@@ -500,7 +517,8 @@ export function toTrainerConfig(s) {
   // How the worker prepares the data, not part of the Trainer's config.
   const options = {};
   if (isActive(s, 'trainPerClass') && !isEmpty(s.trainPerClass)) options.trainPerClass = parseNumber(s.trainPerClass);
-  if (!isEmpty(s.testShift)) options.testShift = String(s.testShift).trim();
+  if (isActive(s, 'testShift') && !isEmpty(s.testShift)) options.testShift = String(s.testShift).trim();
+  if (isActive(s, 'domains') && !isEmpty(s.domains)) options.domains = parseDomains(s.domains);
   const data = isActive(s, 'perClass') ? { dataset: s.dataset, perClass: parseNumber(s.perClass) } : { dataset: s.dataset };
   return Object.keys(options).length ? { ...data, config, options } : { ...data, config };
 }
@@ -513,7 +531,10 @@ export function toTrainerConfig(s) {
 export function isActive(s, key) {
   if (key === 'hidden') return s.model === 'mlp';
   if (key === 'perClass') return s.dataset === 'cifar10';
-  if (key === 'trainPerClass') return s.dataset !== 'cifar10';
+  // Gradual self-training takes fixed parts of the training split and tests at its last angle.
+  if (key === 'trainPerClass') return s.dataset !== 'cifar10' && isEmpty(s.domains);
+  if (key === 'testShift') return isEmpty(s.domains) || s.dataset === 'cifar10';
+  if (key === 'domains') return s.dataset !== 'cifar10';
   if (SAM_PARAM_KEYS.includes(key)) return samParams(s.sam).includes(key);
   if (SAM_RUN_KEYS.includes(key)) {
     const sam = SAM_MODES.includes(s.sam) && s.sam !== 'none';
@@ -771,10 +792,17 @@ export function parseOverrides(text) {
   const overrides = {};
   const t = String(text ?? '').trim();
   if (t === '') return null;
+  let last = null;
   for (const pair of t.split(',')) {
     const at = pair.indexOf(':');
+    // A piece without a colon continues the value before it: a list such as domains:15,30,45.
+    if (at < 0 && last !== null) {
+      overrides[last] += `,${pair.trim()}`;
+      continue;
+    }
     if (at <= 0) return null;
-    overrides[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+    last = pair.slice(0, at).trim();
+    overrides[last] = pair.slice(at + 1).trim();
   }
   return overrides;
 }
@@ -911,6 +939,11 @@ export const PRESETS = Object.freeze([
     id: 'repetition', name: 'Repetition: 500 images for 40 epochs, SGD vs SAM',
     hash: '#dataset=fashion-mnist&hidden=128&optimizer=momentum&sam=none&lr=0.05&epochs=40&trainPerClass=50&vs=sam:sam,rho:0.05',
     about: 'The same budget as the one-pass preset (about 20,000 samples) spent on a small set seen 40 times: SAM\'s gain appears where examples repeat.',
+  },
+  {
+    id: 'gradual-da', name: 'Gradual domain adaptation: rotating digits, SGD vs SAM',
+    hash: '#dataset=mnist&hidden=128&optimizer=momentum&sam=none&lr=0.05&epochs=5&domains=15,30,45,60&vs=sam:sam,rho:0.05&vs=domains:60,60,60,60',
+    about: 'Kumar et al. 2020: self-training through domains rotated by 15°, 30°, 45° and 60° (pseudo-labels from the model so far) adapts better than self-training at 60° directly (the third run). The test digits are rotated by 60°. samlab reproduce gradual-da found no such gain with this MLP.',
   },
   {
     id: 'one-pass', name: 'One pass: 20,000 images once, SGD vs SAM',

@@ -3,7 +3,7 @@
 //
 // page → worker (every command may carry an `id`; the worker answers {type:'done', id, command, ok}
 // once the command has been handled, which is what the page's watchdog waits for)
-//   {type:'create', dataset, config:{…Trainer config…}, options?:{evalEvery, trainPerClass?, testShift?}}
+//   {type:'create', dataset, config:{…Trainer config…}, options?:{evalEvery, trainPerClass?, testShift?, domains?}}
 //                                     load the data and build a fresh Trainer. dataset: 'mnist' or
 //                                     'fashion-mnist' (data.js: fetched from data/ or Cache Storage,
 //                                     checked against data/<name>/manifest.json, kept per name), or
@@ -13,7 +13,9 @@
 //                                     {kind:'idx', files:[{name, bytes}]}: your own four IDX files.
 //                                     options.trainPerClass: a stratified sample of the training
 //                                     split (not CIFAR-10: its perClass); options.testShift: every
-//                                     evaluation sees shifted test images ('rotate:30', …)
+//                                     evaluation sees shifted test images ('rotate:30', …);
+//                                     options.domains: gradual self-training through rotated domains
+//                                     ([15, 30, 45, 60]), tested at the last angle (→ 'domain' messages)
 //   {type:'start'}                    train until the end or a pause (also resumes); ignored while running
 //   {type:'pause'}                    stop after the current chunk; answered once the loop has stopped
 //   {type:'step', n}                  train n steps (while not running), then stay paused
@@ -66,6 +68,9 @@
 //   {type:'data', dataset, label, trainCount, testCount, shape, source, checked, files}   the data set,
 //                                     once parsed: source 'network' | 'cache' | 'network and cache' |
 //                                     'disk'; files [{name, bytes, sha256, verified}]
+//   {type:'domain', stage, domains, angle, pseudoLabelAccuracy, step}   gradual self-training moved on
+//                                     to its `stage`-th domain (rotated by `angle`), pseudo-labelled
+//                                     by the model so far (that share of its labels right)
 //   {type:'done', id, command, ok}
 
 import { DataError, assignIdxRoles, loadBuiltIn, progress, readUserFiles } from './data.js';
@@ -101,6 +106,14 @@ const dataCache = new Map(); // dataset name → Promise<{files: Uint8Array[4], 
 let cifarCache = null; // {key, data, summary}: the wasm Dataset of the last CIFAR-10 files and subset
 let idxFilesCache = null; // {key, files, summary}: the bytes of the user's last IDX files (Files)
 let testImages = null; // {pixels: Uint8Array, shape}: the current trainer's test split, for inspections
+/** Gradual self-training (options.domains): {base: the whole data set (wasm Dataset), config,
+ *  angles, target (the last angle), stage (0: the source; k: the k-th domain), offset (steps of
+ *  the stages before), epochs, source, perStage, totalSteps, live: {lr?, rho?}}; null otherwise. */
+let gradual = null;
+/** Labelled upright images the source model trains on, then new images per rotated domain (as
+ *  `samlab reproduce gradual-da`). */
+const GRADUAL_SOURCE = 2000;
+const GRADUAL_PER_DOMAIN = 1500;
 let inspecting = null; // the inspect request to answer again after every evaluation (follow: true)
 
 const post = (message, transfer = []) => self.postMessage(message, transfer);
@@ -236,11 +249,16 @@ function setState(next, extra = {}) {
   post({ type: 'state', state, ...info, ...extra });
 }
 
+/** The run's step: the trainer's, plus the steps of the domains before it (gradual self-training). */
+function currentStep() {
+  return num(trainer.stepCount) + (gradual?.offset ?? 0);
+}
+
 function snapshot() {
   return {
-    step: num(trainer.stepCount),
-    epoch: trainer.epoch,
-    totalSteps: num(trainer.totalSteps),
+    step: currentStep(),
+    epoch: trainer.epoch + (gradual ? gradual.stage * gradual.epochs : 0),
+    totalSteps: gradual ? gradual.totalSteps : num(trainer.totalSteps),
     stepsPerEpoch: num(trainer.stepsPerEpoch),
     passesPerStep: num(trainer.passesPerStep),
     adapter: trainer.adapter,
@@ -422,6 +440,82 @@ async function cifarDataset({ files, perClass, seed }) {
   return result;
 }
 
+/** The plan of gradual self-training over `domains` (rotation angles, the last one the target)
+ *  on `data` (kept as gradual.base): the source on its first GRADUAL_SOURCE training images, each
+ *  domain on the next GRADUAL_PER_DOMAIN, `config.epochs` epochs each. */
+function gradualPlan(data, domains, config) {
+  const angles = Array.from(domains, Number);
+  const batch = config?.batchSize ?? 128;
+  const epochs = config?.epochs ?? 2;
+  const needed = GRADUAL_SOURCE + GRADUAL_PER_DOMAIN * angles.length;
+  if (!angles.length || angles.some((a) => !Number.isFinite(a))) {
+    throw new UserError('Domains must be rotation angles in degrees, e.g. 15,30,45,60.', { field: 'domains' });
+  }
+  if (num(data.trainCount) < needed) {
+    throw new UserError(`${angles.length} domains need ${needed.toLocaleString('en')} training images (${GRADUAL_SOURCE.toLocaleString('en')} for the source, ${GRADUAL_PER_DOMAIN.toLocaleString('en')} per domain); this data set has ${num(data.trainCount).toLocaleString('en')}.`, { field: 'domains', hint: 'Use fewer domains, or a larger data set.' });
+  }
+  if (batch > GRADUAL_PER_DOMAIN) {
+    throw new UserError(`Each domain has ${GRADUAL_PER_DOMAIN.toLocaleString('en')} images: the batch size must be at most that.`, { field: 'batchSize' });
+  }
+  const stageSteps = (count) => Math.floor(count / batch) * epochs;
+  return {
+    base: data, config, angles, target: angles[angles.length - 1], stage: 0, offset: 0, epochs,
+    source: GRADUAL_SOURCE, perStage: GRADUAL_PER_DOMAIN,
+    totalSteps: stageSteps(GRADUAL_SOURCE) + angles.length * stageSteps(GRADUAL_PER_DOMAIN),
+    live: {},
+  };
+}
+
+/** Has the current domain's trainer run all its steps, with a domain still to come? */
+function domainDone() {
+  return Boolean(gradual) && gradual.stage < gradual.angles.length && num(trainer.stepCount) >= num(trainer.totalSteps);
+}
+
+/** The next domain (callers hold the queue): its images rotated on the GPU and pseudo-labelled by
+ *  the current model, then a fresh trainer (fresh optimizer state, as each self-training round of
+ *  Kumar et al.) from the current weights on them, tested on the target angle. */
+async function nextDomain() {
+  const g = gradual;
+  const angle = g.angles[g.stage];
+  const weights = await trainer.saveWeights();
+  const from = g.source + g.stage * g.perStage;
+  const images = g.base.withTestFromTrain(from, g.perStage);
+  let labeller;
+  try {
+    labeller = await wasm.Trainer.create(g.config, images);
+  } finally {
+    images.free();
+  }
+  let domain;
+  let right = 0;
+  try {
+    labeller.loadWeights(weights);
+    labeller.setTestShift(`rotate:${angle}`);
+    const p = await labeller.predictTest();
+    const pixels = await labeller.testImages();
+    for (let i = 0; i < p.predicted.length; i++) if (p.predicted[i] === p.labels[i]) right++;
+    right /= p.predicted.length;
+    domain = g.base.withTrainImages(pixels, p.predicted);
+  } finally {
+    labeller.free();
+  }
+  let next;
+  try {
+    next = await wasm.Trainer.create(g.config, domain);
+  } finally {
+    domain.free();
+  }
+  next.loadWeights(weights);
+  next.setTestShift(`rotate:${g.target}`);
+  if (g.live.lr !== undefined) next.setLearningRate(g.live.lr);
+  if (g.live.rho !== undefined) next.setRho(g.live.rho);
+  g.offset += num(trainer.totalSteps);
+  trainer.free();
+  trainer = next;
+  g.stage += 1;
+  post({ type: 'domain', stage: g.stage, domains: g.angles.length, angle, pseudoLabelAccuracy: right, step: currentStep() });
+}
+
 /** `data` with a stratified sample of `perClass` training images per class drawn with `seed`
  *  (the test split whole), freeing `data`; `data` itself when perClass is not given. */
 function trainSubset(data, perClass, seed) {
@@ -446,6 +540,8 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     }
     info = {};
     testImages = null;
+    gradual?.base.free();
+    gradual = null;
     inspecting = null; // the page asks again for the new trainer
     lastEvalStep = -1;
     chunkSteps = 1;
@@ -460,7 +556,11 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     const loader = cifar ? cifarDataset : own ? userIdxDataset : idxDataset;
     const loaded = await loader(cifar || own ? (dataset?.kind ? dataset : {}) : name);
     const { summary } = loaded;
-    const data = cifar ? loaded.data : trainSubset(loaded.data, options.trainPerClass, config?.seed);
+    let data = cifar ? loaded.data : trainSubset(loaded.data, options.trainPerClass, config?.seed);
+    if (options.domains !== undefined && options.domains !== null) {
+      gradual = gradualPlan(data, options.domains, config);
+      data = data.withTrainRange(0, GRADUAL_SOURCE); // the source domain; gradual.base keeps the rest
+    }
     setState('loading', { detail: 'Building the model' });
     const counts = { trainCount: num(data.trainCount), testCount: num(data.testCount) };
     post({ type: 'data', dataset: name, label: DATASET_LABELS[name], ...counts, shape: Array.from(data.shape, num), ...summary });
@@ -485,9 +585,10 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     // The browser compiles the GPU pipelines in the background after create() returns, and the
     // first submission waits for all of them (about 2 s on SwiftShader). Evaluating now pays that
     // before 'ready', so Start answers at once, and gives the test curve its step-0 point.
-    if (options.testShift !== undefined && options.testShift !== null) {
+    const testShift = gradual ? `rotate:${gradual.target}` : options.testShift;
+    if (testShift !== undefined && testShift !== null) {
       try {
-        trainer.setTestShift(String(options.testShift));
+        trainer.setTestShift(String(testShift));
       } catch (err) {
         const error = classify(err);
         if (error.fatal) throw err;
@@ -495,7 +596,7 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
         trainer = null;
         throw new UserError(error.message, { field: 'testShift' });
       }
-      // The inspection panel shows the images the evaluations see.
+        // The inspection panel shows the images the evaluations see.
       testImages.pixels = await trainer.testImages();
     }
     setState('loading', { detail: 'Compiling the GPU kernels' });
@@ -546,12 +647,16 @@ function evaluate() {
 
 /** Train until `untilStep` (or the end, or a pause request); evaluates on schedule. */
 async function train(untilStep) {
-  let step = await exclusive(() => num(trainer.stepCount));
+  let step = await exclusive(() => currentStep());
   const total = info.totalSteps;
   while (!stopRequested && !crashed && step < Math.min(untilStep, total)) {
     if (hung) await new Promise(() => {}); // test hook: a call that never settles, as after a panic
     if (trackDue(step)) {
       await trackNow(step);
+      if (stopRequested || crashed) break;
+    }
+    if (await exclusive(domainDone)) {
+      await exclusive(nextDomain);
       if (stopRequested || crashed) break;
     }
     while (nextEvalStep <= step) nextEvalStep += evalEvery;
@@ -590,7 +695,7 @@ async function train(untilStep) {
       });
       break;
     }
-    if (step >= nextEvalStep || step >= total) await evaluate();
+    if (step >= nextEvalStep || step >= total || (await exclusive(domainDone))) await evaluate();
   }
   // The last step of the run (or of a Step) may be a tracked one.
   if (!stopRequested && !crashed && trackDue(step)) await trackNow(step);
@@ -650,7 +755,7 @@ const finiteOrNull = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : n
 
 /** trainer.sharpness at the current weights (callers hold the queue). */
 async function measureSharpness(request) {
-  const step = num(trainer.stepCount);
+  const step = currentStep();
   const t0 = performance.now();
   const r = await withHeartbeat('sharpness', () => trainer.sharpness(request));
   return {
@@ -820,7 +925,7 @@ const commands = {
     needTrainer();
     if (loop || state === 'done') return true;
     const steps = Math.max(1, Math.floor(Number(n) || 1));
-    const from = await exclusive(() => num(trainer.stepCount));
+    const from = await exclusive(() => currentStep());
     loop = runLoop(from + steps);
     await loop;
     return true;
@@ -828,6 +933,7 @@ const commands = {
   async set({ lr, rho }) {
     needTrainer();
     await exclusive(() => {
+      if (gradual) Object.assign(gradual.live, lr !== undefined && { lr }, rho !== undefined && { rho });
       if (lr !== undefined) {
         try {
           trainer.setLearningRate(lr);
@@ -849,7 +955,7 @@ const commands = {
     needTrainer();
     const { bytes, step } = await exclusive(async () => {
       const saved = await trainer.saveWeights();
-      return { bytes: saved, step: num(trainer.stepCount) };
+      return { bytes: saved, step: currentStep() };
     });
     const copy = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     post({ type: 'saved', bytes: copy, step }, [copy.buffer]);
@@ -864,7 +970,7 @@ const commands = {
         if (err instanceof WebAssembly.RuntimeError) throw err;
         throw new UserError(`These weights do not fit the model: ${firstLine(err.message ?? err)}`, { field: 'load', hint: 'Load a file saved from the same model (and hidden widths) on the same data set.' });
       }
-      post({ type: 'loaded', step: num(trainer.stepCount) });
+      post({ type: 'loaded', step: currentStep() });
     });
     await evaluate();
     return true;
@@ -900,7 +1006,7 @@ const commands = {
         : ArrayBuffer.isView(against) ? new Uint8Array(against.buffer, against.byteOffset, against.byteLength)
           : new Uint8Array(against);
       const r = await exclusive(async () => {
-        const step = num(trainer.stepCount);
+        const step = currentStep();
         const t0 = performance.now();
         const report = await withHeartbeat('landscape', () => trainer.landscape(request ?? {}, other));
         return { step, ms: performance.now() - t0, report };

@@ -76,6 +76,23 @@ impl Split {
             labels,
         }
     }
+
+    /// Samples `range` (in file order), or a message when the split is shorter.
+    pub fn range(&self, range: std::ops::Range<usize>) -> Result<Split, String> {
+        if range.start > range.end || range.end > self.count {
+            return Err(format!(
+                "images {}..{} asked of a split of {}",
+                range.start, range.end, self.count
+            ));
+        }
+        let f = self.features;
+        Ok(Split {
+            pixels: self.pixels[range.start * f..range.end * f].to_vec(),
+            labels: self.labels[range.clone()].to_vec(),
+            count: range.len(),
+            features: f,
+        })
+    }
 }
 
 /// Normalisation constants for the sets we know (PyTorch/torchvision convention); others get

@@ -158,6 +158,61 @@ impl Dataset {
         Ok(Dataset { inner })
     }
 
+    /// A new data set whose training split is images `from .. from + count` of this one's (in
+    /// file order); the test split is this one's.
+    #[wasm_bindgen(js_name = withTrainRange)]
+    pub fn with_train_range(&self, from: u32, count: u32) -> Result<Dataset, JsError> {
+        let mut inner = self.inner.clone();
+        let (from, count) = (from as usize, count as usize);
+        inner.train = inner
+            .train
+            .range(from..from.saturating_add(count))
+            .map_err(|e| JsError::new(&format!("training split: {e}")))?;
+        Ok(Dataset { inner })
+    }
+
+    /// A new data set whose test split is training images `from .. from + count` (with their
+    /// labels): what a model predicts for them, e.g. to pseudo-label a domain.
+    #[wasm_bindgen(js_name = withTestFromTrain)]
+    pub fn with_test_from_train(&self, from: u32, count: u32) -> Result<Dataset, JsError> {
+        let mut inner = self.inner.clone();
+        let (from, count) = (from as usize, count as usize);
+        inner.test = inner
+            .train
+            .range(from..from.saturating_add(count))
+            .map_err(|e| JsError::new(&format!("training split: {e}")))?;
+        Ok(Dataset { inner })
+    }
+
+    /// A new data set whose training split is `pixels` (`labels.length` images of this data
+    /// set's shape) with `labels` (e.g. pseudo-labels); the test split is this one's.
+    #[wasm_bindgen(js_name = withTrainImages)]
+    pub fn with_train_images(&self, pixels: &[u8], labels: &[u8]) -> Result<Dataset, JsError> {
+        let features = self.inner.train.features;
+        if pixels.len() != labels.len() * features {
+            return Err(JsError::new(&format!(
+                "{} labels need {} bytes of pixels ({features} each), got {}",
+                labels.len(),
+                labels.len() * features,
+                pixels.len()
+            )));
+        }
+        if let Some(bad) = labels.iter().find(|&&l| l as usize >= self.inner.classes) {
+            return Err(JsError::new(&format!(
+                "label {bad} is not one of the {} classes",
+                self.inner.classes
+            )));
+        }
+        let mut inner = self.inner.clone();
+        inner.train = data::Split {
+            pixels: pixels.to_vec(),
+            labels: labels.to_vec(),
+            count: labels.len(),
+            features,
+        };
+        Ok(Dataset { inner })
+    }
+
     /// One sample's shape, `[channels, height, width]`.
     #[wasm_bindgen(getter)]
     pub fn shape(&self) -> Vec<u32> {

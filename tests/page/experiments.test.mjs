@@ -1,7 +1,7 @@
 // The page's side of `samlab reproduce` (issue: reproductions) in headless Chromium (WebGPU on
 // SwiftShader): a training subset and shifted test images from a link (the repetition and
-// shifted-test presets), and ASAM's scale-invariance test in the sharpness panel (Measure now with
-// the first layer rescaled). Needs `npm run build` (dist/). MLP 784-64-10, as the other page tests.
+// shifted-test presets), gradual self-training through rotated domains, and ASAM's
+// scale-invariance test in the sharpness panel (Measure now with the first layer rescaled). Needs `npm run build` (dist/). MLP 784-64-10, as the other page tests.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -67,6 +67,37 @@ test('a link trains on 20 images per class and tests on rotated digits; bad valu
   }
 });
 
+test('gradual self-training: the source, then two rotated domains pseudo-labelled by the model, one continuous run tested at the last angle', async () => {
+  // Source: 2,000 images = 15 steps of 128; each domain 1,500 = 11 steps; 1 epoch each.
+  const { page, context, errors } = await openPage(env, { hash: smallHash({ domains: '30,60', epochs: '1' }) });
+  try {
+    await waitForState(page, 'ready');
+    const info = await page.evaluate(() => window.samlab.info);
+    assert.equal(info.totalSteps, 15 + 11 + 11);
+    assert.equal(info.trainCount, 2000, 'the source domain');
+    assert.match(await page.innerText('#status-domain'), /source domain \(0°\); tested at 60°/);
+    await page.click('#start');
+    await waitForState(page, 'done', 240_000);
+    const evals = await page.evaluate(() => window.samlab.evals);
+    const last = await page.evaluate(() => window.samlab.lastEval);
+    assert.equal(last.step, 37);
+    assert.equal(await currentStep(page), 37);
+    // The status names the last domain and how many of its pseudo-labels were right.
+    const status = await page.innerText('#status-domain');
+    const m = status.match(/self-training on domain 2 of 2 \(60°\): ([\d.]+)% of its pseudo-labels right/);
+    assert.ok(m, status);
+    const right = Number(m[1]);
+    assert.ok(right > 15 && right <= 100, `pseudo-labels at 60° right: ${right}%`);
+    // An evaluation (on the 60° test digits) ends each domain: steps 15 and 26, and 37.
+    const steps = evals.map((e) => e.step);
+    for (const end of [15, 26, 37]) assert.ok(steps.includes(end), `an evaluation at step ${end}: ${steps}`);
+    assert.ok(Number.isFinite(last.accuracy) && last.accuracy > 0.1, `accuracy at 60° ${last.accuracy}`);
+    assertNoErrors(errors);
+  } finally {
+    await context.close();
+  }
+});
+
 test('ASAM invariance in the sharpness panel: layer 1 × 4 keeps the loss and ASAM\'s sharpness, moves SAM\'s', async () => {
   const { page, context, errors } = await openPage(env, { hash: smallHash({ sam: 'none', epochs: '2' }) });
   try {
@@ -116,7 +147,7 @@ test('ASAM invariance in the sharpness panel: layer 1 × 4 keeps the loss and AS
   }
 });
 
-test('the ASAM-invariance preset sets up the run and the factor; the shifted-test and repetition presets fill the A/B view', async () => {
+test('the ASAM-invariance preset sets up the run and the factor; the shifted-test, gradual and repetition presets fill the A/B view', async () => {
   const { page, context, errors } = await openPage(env, { hash: smallHash() });
   try {
     await waitForState(page, 'ready');
@@ -130,6 +161,12 @@ test('the ASAM-invariance preset sets up the run and the factor; the shifted-tes
     await page.waitForFunction(() => /testShift=rotate:30/.test(location.hash) && (location.hash.match(/vs=/g) ?? []).length === 3);
     assert.equal(await page.inputValue('#testShift'), 'rotate:30');
     assert.match(await page.evaluate(() => decodeURIComponent(location.hash)), /vs=testShift:noise:0\.4/);
+
+    await page.selectOption('#comparePreset', 'gradual-da');
+    await page.waitForFunction(() => /domains=15,30,45,60/.test(location.hash));
+    assert.match(await page.evaluate(() => decodeURIComponent(location.hash)), /vs=domains:60,60,60,60/);
+    assert.equal(await page.inputValue('#domains'), '15,30,45,60');
+    assert.equal(await page.isHidden('#testShift'), true, 'the domains set the test images');
 
     await page.selectOption('#comparePreset', 'repetition');
     await page.waitForFunction(() => /trainPerClass=50/.test(location.hash));

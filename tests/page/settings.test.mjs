@@ -676,6 +676,26 @@ test('training subset and test shift: checked, sent beside the config, in links 
   assert.notEqual(S.structureKey(small), S.structureKey(DEFAULTS));
 });
 
+test('gradual domains: angles checked and sent as numbers; they take over the test shift and the training subset', async () => {
+  const S = await import('../../www/settings.js');
+  const g = { ...DEFAULTS, domains: '15, 30,45,60' };
+  assert.deepEqual(S.validate(g), {});
+  assert.deepEqual(S.toTrainerConfig(g).options, { domains: [15, 30, 45, 60] });
+  // The test images are rotated to the last angle, the training split is cut in fixed parts.
+  assert.equal(S.isActive(g, 'testShift'), false);
+  assert.equal(S.isActive(g, 'trainPerClass'), false);
+  assert.deepEqual(S.toTrainerConfig({ ...g, testShift: 'noise:0.4', trainPerClass: '5' }).options, { domains: [15, 30, 45, 60] });
+  for (const bad of ['15,,30', 'a', '1,2,3,4,5,6,7,8,9', '15;30']) {
+    assert.match(S.validate({ ...DEFAULTS, domains: bad }).domains ?? '', /rotation angles in degrees/, `domains=${bad}`);
+  }
+  assert.equal(S.isActive({ ...DEFAULTS, dataset: 'cifar10' }, 'domains'), false);
+  // A compared run's list value keeps its commas.
+  assert.deepEqual(S.parseOverrides('domains:60,60,60,sam:sam,rho:0.05'), { domains: '60,60,60', sam: 'sam', rho: '0.05' });
+  assert.equal(S.parseOverrides('60,sam:sam'), null);
+  const back = S.parseOverrides(S.overridesText({ sam: 'sam', domains: '15,30' }));
+  assert.deepEqual(back, { sam: 'sam', domains: '15,30' });
+});
+
 test('the URL hash carries the model, dropout, augmentation and CIFAR-10 subset, and only what is in use', () => {
   const s = { ...DEFAULTS, dataset: 'cifar10', perClass: '200', model: 'resnet8', dropout: '0.1', augment: 'on' };
   const hash = toHash(s);

@@ -1037,15 +1037,11 @@ async fn rotated(
 }
 
 /// Samples `range` of a split (the embedded MNIST interleaves its classes, so a contiguous range
-/// is balanced).
+/// is balanced); callers check the split is long enough.
 fn slice(split: &Split, range: std::ops::Range<usize>) -> Split {
-    let f = split.features;
-    Split {
-        pixels: split.pixels[range.start * f..range.end * f].to_vec(),
-        labels: split.labels[range.clone()].to_vec(),
-        count: range.len(),
-        features: f,
-    }
+    split
+        .range(range)
+        .expect("gradual-da checked the split's length first")
 }
 
 /// gradual-da's results for one arm and stage: (arm, stage, [(target accuracy, pseudo-label
