@@ -13,6 +13,7 @@ ORDER = [
   ('asam-invariance', "ASAM's scale invariance", None),
   ('ood', 'Out-of-distribution robustness (MNIST-C style shifts)', None),
   ('gradual-da', 'Gradual domain adaptation on rotating MNIST', None),
+  ('gradual-da-lenet', 'Gradual domain adaptation with LeNet-5', 'gradual-da --model lenet'),
   ('repetition', 'Repetition: one pass against many epochs', None),
 ]
 READING = {k: open(f'docs/reproductions/{k}.reading.md').read().strip() if os.path.exists(f'docs/reproductions/{k}.reading.md') else None for k, _, _ in ORDER}
@@ -39,9 +40,10 @@ through "Training images per class" against 20,000 seen once), and for ASAM's in
 sharpness panel's "at layer 1 ×" factor, with which Measure now rescales the probe's copy of the
 weights. The CLI runs the full grids over seeds; a stopped grid goes on with `--resume`.
 """]
-for key, title, _ in ORDER:
+for key, title, extra in ORDER:
     path = f'docs/reproductions/{key}.md'
-    out.append(f'\n## {title} (`samlab reproduce {key}`)\n')
+    command = extra or key
+    out.append(f'\n## {title} (`samlab reproduce {command}`)\n')
     if not os.path.exists(path):
         out.append('\nNot run yet in this project: `samlab reproduce ' + key + ' --seeds 3` produces it.\n')
         continue

@@ -791,6 +791,9 @@ function canStart() {
     && trainerKey(readSettings()) === page.trainerKey;
 }
 
+/** Optional settings of the reproductions' presets (a training subset, shifted test images, gradual domains). */
+const EXPERIMENT_KEYS = ['trainPerClass', 'testShift', 'domains'];
+
 function render() {
   const errors = showFieldErrors();
   const valid = Object.keys(errors).length === 0;
@@ -805,7 +808,13 @@ function render() {
     // Settings not in use (hyperparameters of the other SAM modes, …) are hidden and never sent.
     $(key).disabled = !isActive(settings, key) || (!live && !STRUCTURAL_STATES.has(s));
   }
-  for (const key of [...SAM_RUN_KEYS, 'trainPerClass', 'testShift', 'domains']) $(key).closest('.field').hidden = !isActive(settings, key);
+  for (const key of SAM_RUN_KEYS) $(key).closest('.field').hidden = !isActive(settings, key);
+  // The experiments' data settings; an embedded page (small, for a course) shows only those its
+  // link sets, so that the charts stay on the first screen.
+  for (const key of EXPERIMENT_KEYS) {
+    const unset = String(settings[key] ?? '').trim() === '';
+    $(key).closest('.field').hidden = !isActive(settings, key) || (page.view?.embed && unset);
+  }
   renderData(settings);
   renderSamMode(settings);
   renderRunNotes(settings);

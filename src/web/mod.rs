@@ -163,11 +163,7 @@ impl Dataset {
     #[wasm_bindgen(js_name = withTrainRange)]
     pub fn with_train_range(&self, from: u32, count: u32) -> Result<Dataset, JsError> {
         let mut inner = self.inner.clone();
-        let (from, count) = (from as usize, count as usize);
-        inner.train = inner
-            .train
-            .range(from..from.saturating_add(count))
-            .map_err(|e| JsError::new(&format!("training split: {e}")))?;
+        inner.train = self.train_range(from, count)?;
         Ok(Dataset { inner })
     }
 
@@ -176,12 +172,16 @@ impl Dataset {
     #[wasm_bindgen(js_name = withTestFromTrain)]
     pub fn with_test_from_train(&self, from: u32, count: u32) -> Result<Dataset, JsError> {
         let mut inner = self.inner.clone();
+        inner.test = self.train_range(from, count)?;
+        Ok(Dataset { inner })
+    }
+
+    fn train_range(&self, from: u32, count: u32) -> Result<data::Split, JsError> {
         let (from, count) = (from as usize, count as usize);
-        inner.test = inner
+        self.inner
             .train
             .range(from..from.saturating_add(count))
-            .map_err(|e| JsError::new(&format!("training split: {e}")))?;
-        Ok(Dataset { inner })
+            .map_err(|e| JsError::new(&format!("training split: {e}")))
     }
 
     /// A new data set whose training split is `pixels` (`labels.length` images of this data
