@@ -811,10 +811,16 @@ function render() {
   for (const key of SAM_RUN_KEYS) $(key).closest('.field').hidden = !isActive(settings, key);
   // The experiments' data settings; an embedded page (small, for a course) shows only those its
   // link sets, so that the charts stay on the first screen.
+  let anySet = false;
   for (const key of EXPERIMENT_KEYS) {
     const unset = String(settings[key] ?? '').trim() === '';
+    anySet ||= isActive(settings, key) && !unset;
     $(key).closest('.field').hidden = !isActive(settings, key) || (page.view?.embed && unset);
   }
+  // Open when a link or preset set one (the user may open or close it otherwise); an embedded page
+  // leaves it out unless its link uses it.
+  if (anySet) $('more-settings').open = true;
+  $('more-settings').hidden = Boolean(page.view?.embed) && !anySet;
   renderData(settings);
   renderSamMode(settings);
   renderRunNotes(settings);

@@ -558,7 +558,12 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
     const { summary } = loaded;
     let data = cifar ? loaded.data : trainSubset(loaded.data, options.trainPerClass, config?.seed);
     if (options.domains !== undefined && options.domains !== null) {
-      gradual = gradualPlan(data, options.domains, config);
+      try {
+        gradual = gradualPlan(data, options.domains, config);
+      } catch (err) {
+        data.free();
+        throw err;
+      }
       data = data.withTrainRange(0, GRADUAL_SOURCE); // the source domain; gradual.base keeps the rest
     }
     setState('loading', { detail: 'Building the model' });

@@ -93,6 +93,14 @@ test('gradual self-training: the source, then two rotated domains pseudo-labelle
     for (const end of [15, 26, 37]) assert.ok(steps.includes(end), `an evaluation at step ${end}: ${steps}`);
     assert.ok(Number.isFinite(last.accuracy) && last.accuracy > 0.1, `accuracy at 60° ${last.accuracy}`);
     assertNoErrors(errors);
+
+    // Five domains need 9,500 images; the embedded MNIST has 8,000: the worker says so beside the field.
+    await page.click('#reset');
+    await waitForState(page, 'ready');
+    await page.fill('#domains', '10,20,30,40,50');
+    await page.click('#reset');
+    await page.waitForFunction(() => document.getElementById('domains-error').innerText !== '', null, { timeout: 60_000 });
+    assert.match(await page.innerText('#domains-error'), /5 domains need 9,500 training images .* this data set has 8,000/);
   } finally {
     await context.close();
   }
