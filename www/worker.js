@@ -601,7 +601,7 @@ async function create({ dataset = 'mnist', config = {}, options = {} }) {
         trainer = null;
         throw new UserError(error.message, { field: 'testShift' });
       }
-        // The inspection panel shows the images the evaluations see.
+      // The inspection panel shows the images the evaluations see.
       testImages.pixels = await trainer.testImages();
     }
     setState('loading', { detail: 'Compiling the GPU kernels' });
