@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import {
-  DIST, ROOT, assertNoErrors, openPage, smallHash, startBrowser, waitForState, waitForStep,
+  DIST, ROOT, assertNoErrors, dropFiles, filePayload, openPage, smallHash, startBrowser, waitForState, waitForStep,
 } from './helpers.mjs';
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
@@ -62,19 +62,6 @@ function idxSet({ rows = 28, cols = 28, train = 200, test = 50, trainLabels = tr
   };
 }
 
-const payload = (files) => files.map(([name, bytes]) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) }));
-
-/** Drops `files` ([name, bytes]) on the page as a user would. */
-async function drop(page, files) {
-  await page.evaluate((files) => {
-    const transfer = new DataTransfer();
-    for (const [name, bytes] of files) transfer.items.add(new File([new Uint8Array(bytes)], name));
-    for (const type of ['dragover', 'drop']) {
-      document.body.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
-    }
-  }, files.map(([name, bytes]) => [name, [...bytes]]));
-}
-
 const IDX_HASH = (overrides = {}) => smallHash({ dataset: 'idx', batchSize: '50', epochs: '10', ...overrides });
 
 let env;
@@ -101,7 +88,7 @@ test('your own IDX files from the file input (.gz and raw, named like MNIST): th
     assert.match(await page.locator('#status-state').innerText(), /Choose your IDX files/);
     assert.ok(await page.locator('#start').isDisabled());
 
-    await page.setInputFiles('#idx-file-input', payload(files));
+    await page.setInputFiles('#idx-file-input', filePayload(files));
     await waitForState(page, 'ready');
     const info = await page.evaluate(() => window.samlab.info);
     assert.deepEqual([info.dataset, info.trainCount, info.testCount, info.totalSteps], ['idx', 200, 50, 40]);
@@ -146,7 +133,7 @@ test('own IDX files dropped on the page, with names that say nothing: sorted by 
     assert.ok(await page.locator('#idx').isHidden(), 'no own-file control for MNIST');
     // Images and labels from the magic number; training and test from the counts.
     const unnamed = [['b.idx', set.testLabels], ['c.idx', gzipSync(set.trainImages)], ['a.idx', set.trainLabels], ['d.idx.gz', gzipSync(set.testImages)]];
-    await drop(page, unnamed);
+    await dropFiles(page, unnamed);
     await waitForState(page, 'ready');
     assert.equal(await page.inputValue('#dataset'), 'idx');
     assert.deepEqual(await page.evaluate(() => window.samlab.data.files.map((f) => f.name)), ['c.idx', 'a.idx', 'd.idx.gz', 'b.idx']);
@@ -167,7 +154,7 @@ test('own IDX files dropped on the page, with names that say nothing: sorted by 
     await waitForState(page, 'ready');
     const failures = [];
     for (const c of bad) {
-      await page.setInputFiles('#idx-file-input', payload(c.files));
+      await page.setInputFiles('#idx-file-input', filePayload(c.files));
       try {
         await waitForState(page, 'failed');
         const text = await page.locator('#idxFile-error').innerText();
@@ -183,7 +170,7 @@ test('own IDX files dropped on the page, with names that say nothing: sorted by 
     // Images too small for a model: the message sits beside the model.
     const tiny = idxSet({ rows: 8, cols: 8 });
     await page.selectOption('#model', 'lenet');
-    await page.setInputFiles('#idx-file-input', payload([['train-images-idx3-ubyte', tiny.trainImages], ['train-labels-idx1-ubyte', tiny.trainLabels], ['t10k-images-idx3-ubyte', tiny.testImages], ['t10k-labels-idx1-ubyte', tiny.testLabels]]));
+    await page.setInputFiles('#idx-file-input', filePayload([['train-images-idx3-ubyte', tiny.trainImages], ['train-labels-idx1-ubyte', tiny.trainLabels], ['t10k-images-idx3-ubyte', tiny.testImages], ['t10k-labels-idx1-ubyte', tiny.testLabels]]));
     await waitForState(page, 'failed');
     assert.match(await page.locator('#model-error').innerText(), /^The model "lenet" cannot take 8×8 images: images of \d+×\d+ are too small for .*; pick a model made for this data set\. The MLP takes images of any size\.$/);
     assert.equal(await page.locator('#idxFile-error').innerText(), '');
@@ -193,7 +180,7 @@ test('own IDX files dropped on the page, with names that say nothing: sorted by 
     assert.match(await page.locator('#data-summary').innerText(), /200 train \+ 50 test images \(8×8\)/);
 
     // The page stays usable: good files again, and a few steps.
-    await page.setInputFiles('#idx-file-input', payload(good));
+    await page.setInputFiles('#idx-file-input', filePayload(good));
     await waitForState(page, 'ready');
     assert.equal(await page.locator('#idxFile-error').innerText(), '');
     await page.click('#start');

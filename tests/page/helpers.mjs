@@ -136,3 +136,17 @@ export function currentStep(page) {
 export async function waitForStep(page, n, timeout = 60_000) {
   await page.waitForFunction((n) => (window.samlab.info.step ?? 0) >= n, n, { timeout, polling: 100 });
 }
+
+/** `files` ([name, bytes]) as Playwright's setInputFiles takes them. */
+export const filePayload = (files) => files.map(([name, bytes]) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) }));
+
+/** Drops `files` ([name, bytes]) on the page as a user would. */
+export async function dropFiles(page, files) {
+  await page.evaluate((files) => {
+    const transfer = new DataTransfer();
+    for (const [name, bytes] of files) transfer.items.add(new File([new Uint8Array(bytes)], name));
+    for (const type of ['dragover', 'drop']) {
+      document.body.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }
+  }, files.map(([name, bytes]) => [name, [...bytes]]));
+}

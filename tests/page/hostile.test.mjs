@@ -17,7 +17,7 @@ import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import {
-  assertNoErrors, openPage, smallHash, startBrowser, waitForState, waitForStep,
+  assertNoErrors, dropFiles, filePayload, openPage, smallHash, startBrowser, waitForState, waitForStep,
 } from './helpers.mjs';
 
 let env;
@@ -284,20 +284,9 @@ const FILE_CASES = [
   { name: 'weights of another model', how: 'load', files: [['lenet.safetensors', safetensors('0.weight', [6, 1, 5, 5])]], message: ['load', /checkpoint tensor "0\.weight" has shape \[6, 1, 5, 5\] but the model expects \[64, 784\]/] },
 ];
 
-/** Drops `files` ([name, bytes]) on the page as a user would. */
-async function drop(page, files) {
-  await page.evaluate((files) => {
-    const transfer = new DataTransfer();
-    for (const [name, bytes] of files) transfer.items.add(new File([new Uint8Array(bytes)], name));
-    for (const type of ['dragover', 'drop']) {
-      document.body.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
-    }
-  }, files.map(([name, bytes]) => [name, [...bytes]]));
-}
-
 async function offer(page, c) {
-  const payload = c.files.map(([name, bytes]) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) }));
-  if (c.how === 'drop') await drop(page, c.files);
+  const payload = filePayload(c.files);
+  if (c.how === 'drop') await dropFiles(page, c.files);
   else if (c.how === 'cifar-input') await page.setInputFiles('#cifar-file-input', payload);
   else await page.setInputFiles('#load-file', payload);
 }
@@ -342,7 +331,7 @@ test('hostile files during a run: a clear message, the run goes on with its data
     await page.click('#pause');
     await waitForState(page, 'paused');
     const paused = await page.evaluate(() => window.samlab.info.step);
-    await drop(page, [['data_batch_1.bin', Buffer.alloc(100)]]);
+    await dropFiles(page, [['data_batch_1.bin', Buffer.alloc(100)]]);
     await page.waitForFunction(() => /not used/.test(document.getElementById('banner-message').textContent));
     assert.equal(await page.evaluate(() => window.samlab.state), 'paused');
     assert.equal(await page.evaluate(() => window.samlab.info.step), paused);
@@ -360,7 +349,7 @@ test('hostile files during a run: a clear message, the run goes on with its data
 
     // Not running: the same corrupt file, taken as own IDX files by its name, gets a message beside
     // that control (its header says labels, and three more files are needed).
-    await drop(page, [['train-images-idx3-ubyte.gz', BAD_IDX_GZ]]);
+    await dropFiles(page, [['train-images-idx3-ubyte.gz', BAD_IDX_GZ]]);
     await waitForState(page, 'failed', 60_000);
     assert.equal(await page.inputValue('#dataset'), 'idx');
     assert.match(await page.locator('#idxFile-error').innerText(), /^Need the four IDX files, got 1 \(train-images-idx3-ubyte\.gz\): missing training images and test images; missing test labels\./);
