@@ -251,6 +251,9 @@ impl Probe {
     /// Multiplies ranges of the probe's copy of the weights by factors (`layer_rescaling`); the
     /// trainer's weights are untouched.
     pub async fn rescale(&mut self, factors: &[(Range<usize>, f32)]) -> Result<(), GpuError> {
+        if factors.is_empty() {
+            return Ok(());
+        }
         let mut weights = self.gpu.read_f32(&self.weights).await?;
         for (range, factor) in factors {
             for w in &mut weights[range.clone()] {
@@ -677,9 +680,13 @@ impl Probe {
 /// layer (weight and bias) times `a`, the next layer's weight times 1/a, as ranges of the flat
 /// weights and their factors. ReLU is positively homogeneous, so for a > 0 the network computes
 /// the same function; SAM's ρ-ball sharpness changes with a, ASAM's adaptive one (η = 0) does not.
+/// a = 1 is no rescaling, for any model.
 pub fn layer_rescaling(model: &Model, a: f64) -> Result<Vec<(Range<usize>, f32)>, String> {
     if !(a.is_finite() && a > 0.0) {
         return Err(format!("scale must be a finite number > 0, got {a}"));
+    }
+    if a == 1.0 {
+        return Ok(Vec::new());
     }
     let specs = &model.layout.specs;
     if model.kind != crate::nn::ModelKind::Mlp || specs.len() < 4 {

@@ -460,11 +460,7 @@ impl Trainer {
                 .and_then(|r| r.validate().map(|_| r).map_err(js_error));
         let prepared = parsed.as_ref().ok().map(|r| {
             let trainer = self.inner.borrow();
-            let factors = if r.scale == 1.0 {
-                Ok(Vec::new())
-            } else {
-                sharpness::layer_rescaling(&trainer.model, r.scale)
-            };
+            let factors = sharpness::layer_rescaling(&trainer.model, r.scale);
             (trainer.probe(r.rows), factors)
         });
         wasm_bindgen_futures::future_to_promise(async move {

@@ -254,10 +254,8 @@ pub async fn sharpness(args: SharpnessArgs) -> Result<(), String> {
     let (trainer, gpu, name) = trainer_with(&args.data, args.seed, &args.weights, &bytes).await?;
     let start = Instant::now();
     let mut probe = trainer.probe(request.rows);
-    if request.scale != 1.0 {
-        let factors = sharpness::layer_rescaling(&trainer.model, request.scale)?;
-        probe.rescale(&factors).await.map_err(|e| e.to_string())?;
-    }
+    let factors = sharpness::layer_rescaling(&trainer.model, request.scale)?;
+    probe.rescale(&factors).await.map_err(|e| e.to_string())?;
     let report = sharpness::measure(&mut probe, &request)
         .await
         .map_err(|e| e.to_string())?;

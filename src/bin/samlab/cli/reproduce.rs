@@ -1036,14 +1036,6 @@ async fn rotated(
     })
 }
 
-/// Samples `range` of a split (the embedded MNIST interleaves its classes, so a contiguous range
-/// is balanced); callers check the split is long enough.
-fn slice(split: &Split, range: std::ops::Range<usize>) -> Split {
-    split
-        .range(range)
-        .expect("gradual-da checked the split's length first")
-}
-
 /// gradual-da's results for one arm and stage: (arm, stage, [(target accuracy, pseudo-label
 /// accuracy)] over the seeds).
 type StageCell = (String, String, Vec<(f64, Option<f64>)>);
@@ -1133,18 +1125,17 @@ async fn gradual_da(
     let mut config = config.clone();
     config.seed = seed;
     let mut stages = Vec::new();
-    let source = slice(&data.train, 0..source_count);
+    // The embedded MNIST interleaves its classes, so contiguous ranges are balanced.
+    let source = data.train.range(0..source_count)?;
     let (accuracy, source_weights) = train_to_end(gpu, &config, &dataset(source), None).await?;
     stages.push(("source only (0°)".to_string(), accuracy, None));
     let domain = |k: usize| {
-        slice(
-            &data.train,
-            source_count + (k - 1) * domain_count..source_count + k * domain_count,
-        )
+        data.train
+            .range(source_count + (k - 1) * domain_count..source_count + k * domain_count)
     };
     let mut weights = source_weights.clone();
     for (k, &angle) in DOMAIN_ANGLES.iter().enumerate().skip(1) {
-        let images = rotated(gpu, &domain(k), angle, shape).await?;
+        let images = rotated(gpu, &domain(k)?, angle, shape).await?;
         let (labelled, right) = pseudo_label(gpu, &config, data, images, &weights).await?;
         let (accuracy, next) =
             train_to_end(gpu, &config, &dataset(labelled), Some(&weights)).await?;
@@ -1163,7 +1154,7 @@ async fn gradual_da(
         features: data.train.features,
     };
     for k in 1..DOMAIN_ANGLES.len() {
-        let part = rotated(gpu, &domain(k), target, shape).await?;
+        let part = rotated(gpu, &domain(k)?, target, shape).await?;
         direct.pixels.extend(part.pixels);
         direct.labels.extend(part.labels);
         direct.count += part.count;
